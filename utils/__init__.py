@@ -1,0 +1,30 @@
+"""Helpers shared by the chapters of *Custom Models and Training with TensorFlow*.
+
+Importing this package does not import TensorFlow: call
+:func:`setup_chapter` first, so that TensorFlow's log settings apply.
+Each helper's docstring names the chapter that introduces it.
+"""
+
+from .data import (
+    DATA_DIR_ENV,
+    HousingDataUnavailable,
+    HousingSplit,
+    housing_split,
+    load_california_housing,
+)
+from .plotting import PALETTE, use_book_style
+from .setup import environment_line, quiet_tensorflow, set_seeds, setup_chapter
+
+__all__ = [
+    "DATA_DIR_ENV",
+    "HousingDataUnavailable",
+    "HousingSplit",
+    "PALETTE",
+    "environment_line",
+    "housing_split",
+    "load_california_housing",
+    "quiet_tensorflow",
+    "set_seeds",
+    "setup_chapter",
+    "use_book_style",
+]
