@@ -98,8 +98,28 @@ def environment_line() -> str:
             f"Python {py} | device: {describe_device()}")
 
 
+def _short_tracebacks() -> None:
+    """In IPython, show errors as one line (``%xmode minimal``).
+
+    Errors that a chapter shows on purpose then read as their message, not
+    as a page of library internals. Run ``%xmode context`` to get full
+    tracebacks back while debugging.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with Jupyter
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "InteractiveTB"):
+        shell.InteractiveTB.set_mode("Minimal")
+
+
 def setup_chapter(seed: int = DEFAULT_SEED, *, verbose: bool = True) -> None:
     """Prepare a chapter: quiet logs, seed everything, report the environment.
+
+    In a notebook it also applies the book's plot style and switches to
+    one-line tracebacks (``%xmode minimal``), so that errors shown as
+    lessons stay short.
 
     Call it in the first code cell of a chapter, *before* importing
     TensorFlow yourself::
@@ -132,5 +152,6 @@ def setup_chapter(seed: int = DEFAULT_SEED, *, verbose: bool = True) -> None:
     from .plotting import use_book_style
 
     use_book_style()
+    _short_tracebacks()
     if verbose:
         print(environment_line())

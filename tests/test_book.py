@@ -1,0 +1,94 @@
+"""The book builds with warnings as errors, and its table of contents is complete.
+
+The build renders the notebooks' stored outputs (execution is off), so this
+test also shows that what nbval checked is what readers get.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import new_chapter  # noqa: E402
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        assert part.get("caption"), "every part of _toc.yml needs a caption"
+        files += [entry["file"] for entry in part["chapters"]]
+    return files
+
+
+def test_every_chapter_is_in_the_toc_and_every_entry_exists():
+    listed = toc_files()
+    assert len(listed) == len(set(listed)), "a file is listed twice in _toc.yml"
+    for entry in listed:
+        matches = [p for p in ROOT.glob(entry + ".*") if p.suffix in (".md", ".ipynb")]
+        assert len(matches) == 1, f"_toc.yml lists {entry!r}, which does not exist"
+    chapters = {p.relative_to(ROOT).with_suffix("").as_posix()
+                for p in (ROOT / "chapters").glob("*.ipynb")}
+    missing = chapters - set(listed)
+    assert not missing, f"notebooks missing from _toc.yml: {sorted(missing)}"
+    numbered = [e for e in listed if e.startswith("chapters/")]
+    assert numbered == sorted(numbered), "chapters must appear in _toc.yml in number order"
+
+
+def test_repository_url_is_configured_once():
+    url = new_chapter.repository_url()
+    assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url)
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    assert config["execute"]["execute_notebooks"] == "off"
+
+
+@pytest.fixture(scope="module")
+def built_book(tmp_path_factory) -> Path:
+    """Build the HTML book once, with Sphinx warnings turned into errors."""
+    out = tmp_path_factory.mktemp("book")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    result = subprocess.run(
+        [str(jb), "build", str(ROOT), "--builder", "html", "--path-output", str(out),
+         "-W", "-n", "--keep-going"],
+        capture_output=True, text=True, timeout=900)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, f"the book build failed:\n{log[-6000:]}"
+    assert "WARNING" not in log, f"the book build warned:\n{log[-6000:]}"
+    return out / "_build" / "html"
+
+
+def chapter_pages(html: Path) -> list[Path]:
+    return sorted((html / "chapters").glob("*.html"))
+
+
+def test_every_chapter_page_is_built(built_book):
+    pages = {p.stem for p in chapter_pages(built_book)}
+    expected = {p.stem for p in (ROOT / "chapters").glob("*.ipynb")}
+    assert expected and pages == expected
+    assert (built_book / "index.html").is_file()
+
+
+def test_math_is_served_by_the_site_not_a_cdn(built_book):
+    assert (built_book / "_static" / "mathjax" / "tex-svg.js").is_file()
+    for page in [built_book / "intro.html", *chapter_pages(built_book)]:
+        html = page.read_text()
+        scripts = re.findall(r'<script[^>]+src="([^"]+)"', html)
+        remote = [s for s in scripts if s.startswith(("http:", "https:", "//"))]
+        assert not remote, f"{page.name} loads scripts from the network: {remote}"
+        assert any(s.endswith("mathjax/tex-svg.js") for s in scripts), page.name
+
+
+def test_chapter_pages_show_outputs_and_launch_buttons(built_book):
+    for page in chapter_pages(built_book):
+        html = page.read_text()
+        assert html.count('class="cell_output') >= 3, f"{page.name} shows no outputs"
+        rel = f"chapters/{page.stem}.ipynb"
+        assert new_chapter.colab_url(rel) in html, f"{page.name}: no Colab button for {rel}"

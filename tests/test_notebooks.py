@@ -1,0 +1,140 @@
+"""Notebook hygiene, read from the committed files (nbval does the executing).
+
+A reader of the HTML book sees exactly what is stored, so what is stored must
+be a clean top-to-bottom run: counts 1..n, no stray errors, no warnings or
+log lines, the shared setup cell and a Colab link in every chapter.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import new_chapter  # noqa: E402
+
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+NOISE = re.compile(
+    r"(Warning:|WARNING|DeprecationWarning|UserWarning|FutureWarning|"
+    r"^[IWE]\d{4} |oneDNN|cpu_feature_guard|absl::|TF-TRT|Could not find cuda|"
+    r"Unable to register|E0000|W0000|I0000)", re.MULTILINE)
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+
+
+def output_text(output) -> str:
+    if output.output_type == "stream":
+        return output.text
+    if output.output_type in ("execute_result", "display_data"):
+        return str(output.get("data", {}).get("text/plain", ""))
+    return ""
+
+
+def test_there_are_chapters():
+    assert CHAPTERS, "no notebooks in chapters/"
+    for path in CHAPTERS:
+        assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", path.name), path.name
+
+
+@pytest.fixture(params=CHAPTERS, ids=[p.name for p in CHAPTERS])
+def notebook(request):
+    path = request.param
+    return path, nbformat.read(path, as_version=4)
+
+
+def test_valid_notebook_with_python3_kernel(notebook):
+    path, nb = notebook
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec.name == "python3", path.name
+    assert nb.metadata.language_info.name == "python"
+
+
+def test_executed_in_order(notebook):
+    path, nb = notebook
+    counts = [c.execution_count for c in code_cells(nb)]
+    assert counts == list(range(1, len(counts) + 1)), (
+        f"{path.name}: execution counts {counts[:10]}... are not 1..n; re-run it with "
+        "scripts/run_notebooks.py")
+    for cell in code_cells(nb):
+        for out in cell.outputs:
+            if out.output_type == "execute_result":
+                assert out.execution_count == cell.execution_count
+
+
+def test_errors_only_where_they_are_the_lesson(notebook):
+    path, nb = notebook
+    for cell in code_cells(nb):
+        tagged = "raises-exception" in cell.metadata.get("tags", [])
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        where = f"{path.name}, cell {cell.execution_count}"
+        if tagged:
+            assert errors, f"{where} is tagged raises-exception but raised nothing"
+        else:
+            assert not errors, f"{where} stored an error: {errors[0].ename}: {errors[0].evalue}"
+
+
+def test_no_warnings_or_log_noise(notebook):
+    path, nb = notebook
+    for cell in code_cells(nb):
+        for out in cell.outputs:
+            where = f"{path.name}, cell {cell.execution_count}"
+            assert not (out.output_type == "stream" and out.name == "stderr"), (
+                f"{where} wrote to stderr: {out.text[:200]!r}")
+            match = NOISE.search(output_text(out))
+            assert not match, f"{where} shows log noise: {output_text(out)[:200]!r}"
+
+
+def test_opening_cells(notebook):
+    path, nb = notebook
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), path.name
+    rel = path.relative_to(ROOT).as_posix()
+    assert new_chapter.colab_url(rel) in first.source, f"{path.name}: no Colab link to itself"
+    for heading in ("**You will learn", "**Prerequisites", "**Run time"):
+        assert heading in first.source, f"{path.name}: the opening lacks {heading}"
+    setup = code_cells(nb)[0]
+    assert setup.source == new_chapter.setup_cell(), (
+        f"{path.name}: the first code cell is not the shared setup cell "
+        "(scripts/new_chapter.py holds its text)")
+    assert "hide-input" in setup.metadata.get("tags", [])
+
+
+def test_ends_with_summary_and_exercises(notebook):
+    path, nb = notebook
+    headings = [line for c in nb.cells if c.cell_type == "markdown"
+                for line in c.source.splitlines() if line.startswith("## ")]
+    assert any(h.lower().startswith("## summary") for h in headings), path.name
+    assert any(h.lower().startswith("## exercises") for h in headings), path.name
+
+
+def test_exercise_solutions_are_toggled(notebook):
+    path, nb = notebook
+    start = next(i for i, c in enumerate(nb.cells)
+                 if c.cell_type == "markdown" and "## Exercises" in c.source)
+    solutions = [c for c in nb.cells[start:] if c.cell_type == "code" and c.source.strip()]
+    assert solutions, f"{path.name}: exercises without solution cells"
+    for cell in solutions:
+        tags = cell.metadata.get("tags", [])
+        assert {"hide-input", "hide-cell"} & set(tags), (
+            f"{path.name}: solution cell {cell.execution_count} is not hidden behind a toggle")
+
+
+def test_no_keras2_only_apis_in_working_code(notebook):
+    """Keras 2 idioms may appear only in cells that demonstrate why they fail."""
+    path, nb = notebook
+    legacy = re.compile(r"input_shape\s*=|\.reset_states\(|compiled_loss|compiled_metrics|"
+                        r"add_metric\(|\.save\([^)]*\.h5['\"]|from tensorflow import keras|tf\.keras\b")
+    for cell in code_cells(nb):
+        tags = set(cell.metadata.get("tags", []))
+        if tags & {"raises-exception", "keras2-demo"}:
+            continue
+        match = legacy.search(cell.source)
+        assert not match, (f"{path.name}, cell {cell.execution_count} uses {match.group(0)!r}; "
+                           "tag the cell keras2-demo if it demonstrates the old API")

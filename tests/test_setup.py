@@ -1,0 +1,83 @@
+"""Tests of utils.setup: quiet imports, seeding, the environment line."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ENV_LINE = re.compile(
+    r"^TensorFlow \d+\.\d+\.\d+\S* \| Keras \d+\.\d+\.\d+\S* \| Python 3\.\d+ \| device: (CPU|.*GPU.*)$")
+
+
+def run_python(code: str, root) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "GLOG", "GRPC"))}
+    return subprocess.run([sys.executable, "-c", code], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_setup_chapter_prints_one_line_and_silences_tensorflow(root):
+    code = (
+        "from utils import setup_chapter\n"
+        "setup_chapter()\n"
+        "import tensorflow as tf, keras\n"
+        "x = tf.constant([[1.0, 2.0]])\n"
+        "f = tf.function(lambda t: tf.matmul(t, t, transpose_b=True), jit_compile=True)\n"
+        "print(float(f(x)[0, 0]))\n"
+        "model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1)])\n"
+        "model.compile(loss='mse', optimizer='sgd')\n"
+        "model.fit(x, tf.constant([[1.0]]), epochs=1, verbose=0)\n"
+    )
+    result = run_python(code, root)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and ENV_LINE.match(lines[0]), result.stdout
+    assert lines[1] == "5.0"
+    assert result.stderr == "", f"TensorFlow wrote to stderr:\n{result.stderr}"
+
+
+def test_without_setup_tensorflow_is_noisy(root):
+    """The control: the same work without setup_chapter() does log (so the test above can fail)."""
+    code = ("import tensorflow as tf\n"
+            "f = tf.function(lambda t: t * 2, jit_compile=True)\n"
+            "f(tf.constant(1.0))\n")
+    result = run_python(code, root)
+    assert result.returncode == 0
+    assert result.stderr.strip() != ""
+
+
+def test_seeding_repeats_random_numbers(root):
+    code = (
+        "from utils import setup_chapter, set_seeds\n"
+        "setup_chapter(seed=7, verbose=False)\n"
+        "import random, numpy as np, tensorflow as tf\n"
+        "a = (random.random(), np.random.rand(), float(tf.random.uniform(())))\n"
+        "set_seeds(7)\n"
+        "b = (random.random(), np.random.rand(), float(tf.random.uniform(())))\n"
+        "set_seeds(8)\n"
+        "c = (random.random(), np.random.rand(), float(tf.random.uniform(())))\n"
+        "assert a == b, (a, b)\n"
+        "assert all(x != y for x, y in zip(a, c)), (a, c)\n"
+        "print('ok')\n"
+    )
+    result = run_python(code, root)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ok\n"
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "42", True, None])
+def test_setup_chapter_rejects_bad_seeds(bad):
+    from utils import setup_chapter
+
+    with pytest.raises(ValueError, match="seed"):
+        setup_chapter(seed=bad, verbose=False)
+
+
+def test_environment_line_format():
+    from utils import environment_line, quiet_tensorflow
+
+    quiet_tensorflow()
+    assert ENV_LINE.match(environment_line())
