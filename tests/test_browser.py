@@ -1,0 +1,142 @@
+"""Open every page of the built book in headless Chromium, with no network.
+
+For each page: images load, math is typeset (not raw TeX), chapters show code
+cells and outputs, no traceback is visible outside cells tagged
+raises-exception, the launch button points at the page's own notebook, and
+the console shows no errors from the book's own files. A screenshot of each
+page is saved under _build/screenshots/ (CI keeps it as an artifact).
+
+Chromium and ChromeDriver come from Debian's packages (`chromium`,
+`chromium-driver`); `.ci/run` installs them. Without them the test is
+skipped with a message saying so, except in CI (CI=true), where it fails.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from site_checks import PAGE_FACTS_JS, console_problems, page_problems
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+import new_chapter  # noqa: E402
+
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+def _require_browser():
+    if CHROMIUM and CHROMEDRIVER:
+        return
+    message = ("headless Chromium is not installed, so the browser test cannot run: "
+               "install Debian's packages with `apt-get install chromium chromium-driver`")
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + " (CI must run this test)")
+    pytest.skip(message)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+
+@pytest.fixture(scope="module")
+def server(built_book):
+    """Serve the built book on a free port of localhost."""
+    handler = functools.partial(_QuietHandler, directory=str(built_book))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}/"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1280,1600",
+                 # No network: every host but localhost fails to resolve.
+                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_script_timeout(60)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def _pages(html: Path) -> list[Path]:
+    return sorted(p for p in html.rglob("*.html")
+                  if "_static" not in p.parts and p.name not in ("search.html", "genindex.html"))
+
+
+def test_every_page_in_a_real_browser(built_book, server, browser):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    pages = _pages(built_book)
+    assert len(pages) >= 2
+    report = {}
+    for page in pages:
+        rel = page.relative_to(built_book).as_posix()
+        browser.get(server + rel)
+        facts = browser.execute_async_script(PAGE_FACTS_JS)
+        browser.save_screenshot(str(SCREENSHOTS / (rel.replace("/", "__")[:-5] + ".png")))
+        chapter = rel[len("chapters/"):-5] if rel.startswith("chapters/") else None
+        colab = new_chapter.colab_url(f"chapters/{chapter}.ipynb") if chapter else None
+        problems = page_problems(facts, chapter=chapter, colab_url=colab)
+        problems += console_problems(browser.get_log("browser"), server)
+        if problems:
+            report[rel] = problems
+    assert not report, "\n".join(f"{page}:\n  " + "\n  ".join(p) for page, p in report.items())
+
+
+def test_math_is_typeset_where_the_book_has_math(built_book, server, browser):
+    """The check above must not pass merely because no page has math."""
+    typeset = 0
+    for page in _pages(built_book):
+        browser.get(server + page.relative_to(built_book).as_posix())
+        typeset += browser.execute_async_script(PAGE_FACTS_JS)["mathjax"]
+    assert typeset > 0
+
+
+def test_the_browser_check_catches_planted_defects(tmp_path, browser):
+    """A page with a broken image, raw TeX, a stray traceback and no launch link fails."""
+    (tmp_path / "bad.html").write_text(
+        # No MathJax on this page: as when its script cannot be fetched.
+        '<html><head></head><body>'
+        '<img src="missing.png">'
+        '<span class="math notranslate nohighlight">\\(x^2 \\foo{</span>'
+        '<div class="cell"><div class="cell_input">x</div>'
+        '<div class="cell_output"><pre>Traceback (most recent call last):\nValueError: boom</pre></div></div>'
+        '<script>console.error("planted")</script></body></html>')
+    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{httpd.server_port}/"
+        browser.get(base + "bad.html")
+        facts = browser.execute_async_script(PAGE_FACTS_JS)
+        problems = page_problems(facts, chapter="bad", colab_url="https://colab.example/bad.ipynb")
+        problems += console_problems(browser.get_log("browser"), base)
+    finally:
+        httpd.shutdown()
+    text = "\n".join(problems)
+    for expected in ("image does not load", "math left as raw TeX", "traceback outside",
+                     "no launch link", "planted"):
+        assert expected in text, f"{expected!r} not detected in:\n{text}"
