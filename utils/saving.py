@@ -1,0 +1,140 @@
+"""Saving and reloading Keras models, checked: a round trip must not change a prediction.
+
+Introduced in Chapter 2 (Custom losses, functions and metrics); used by
+Chapter 3 (Custom layers and models).
+
+Importing this module does not import TensorFlow; the functions import Keras
+when they are called, after :func:`utils.setup_chapter` has run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+#: Where notebooks write models and weights (git-ignored, see .gitignore).
+ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "chapters" / "artifacts"
+
+
+def artifact_path(name: str | os.PathLike) -> Path:
+    """Return ``chapters/artifacts/<name>``, creating the folders it needs.
+
+    Everything a chapter writes goes there, so that nothing lands beside the
+    sources. ``name`` is a relative path such as ``"ch02/huber.keras"``.
+
+    Raises:
+        ValueError: ``name`` is empty, absolute, or climbs out with ``..``.
+
+    Introduced in Chapter 2.
+    """
+    rel = Path(name)
+    if not str(name).strip() or rel.is_absolute() or ".." in rel.parts or rel == Path("."):
+        raise ValueError(
+            f"name must be a non-empty relative path inside the artifacts folder, got {str(name)!r}")
+    path = ARTIFACTS_DIR / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _check_inputs(X) -> None:
+    import keras
+
+    leaves = keras.tree.flatten(X)
+    if not leaves:
+        raise ValueError("X is empty: give at least one sample to compare predictions on")
+    for leaf in leaves:
+        if np.ndim(leaf) == 0 or len(leaf) == 0:
+            raise ValueError("X must hold at least one sample (a non-empty batch)")
+
+
+def _predictions(model, X) -> list[np.ndarray]:
+    import keras
+
+    return [np.asarray(p) for p in keras.tree.flatten(model.predict(X, verbose=0))]
+
+
+def assert_same_predictions(model, other, X, *, what: str = "the two models") -> None:
+    """Assert that ``model`` and ``other`` predict exactly the same on ``X``.
+
+    Exactly means bit for bit (``np.testing.assert_array_equal``): the same
+    weights run through the same operations give the same floats, so any
+    difference means that something (a weight, a setting) did not survive.
+    Works for models with several inputs or outputs.
+
+    Raises:
+        ValueError: ``X`` is empty.
+        AssertionError: the predictions differ in structure, shape or value.
+
+    Introduced in Chapter 2.
+    """
+    _check_inputs(X)
+    before, after = _predictions(model, X), _predictions(other, X)
+    if len(before) != len(after):
+        raise AssertionError(
+            f"{what} have different numbers of outputs: {len(before)} vs {len(after)}")
+    for i, (a, b) in enumerate(zip(before, after)):
+        np.testing.assert_array_equal(
+            a, b, err_msg=f"output {i}: {what} predict differently")
+
+
+def assert_roundtrip(model, X, path: str | os.PathLike, **load_kwargs):
+    """Save ``model`` in the native ``.keras`` format, reload it, check it, return it.
+
+    The reloaded model must predict exactly what ``model`` predicts on ``X``
+    (see :func:`assert_same_predictions`). Keyword arguments go to
+    :func:`keras.models.load_model`, e.g. ``custom_objects={...}`` or
+    ``safe_mode=False``. Folders in ``path`` are created as needed.
+
+    Example::
+
+        reloaded = assert_roundtrip(model, X_valid[:100], artifact_path("ch02/m.keras"),
+                                    custom_objects={"huber_fn": huber_fn})
+
+    Raises:
+        ValueError: ``path`` does not end in ``.keras``, or ``X`` is empty.
+        AssertionError: the reloaded model predicts differently.
+
+    Introduced in Chapter 2; used by Chapter 3.
+    """
+    import keras
+
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(
+            f"assert_roundtrip saves in the native format: the path must end in .keras, got {str(path)!r}")
+    _check_inputs(X)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    reloaded = keras.models.load_model(path, **load_kwargs)
+    assert_same_predictions(model, reloaded, X, what=f"the model and its reload from {path.name}")
+    return reloaded
+
+
+def saved_config(path: str | os.PathLike) -> dict:
+    """Return the configuration stored in a ``.keras`` file (its ``config.json``).
+
+    A ``.keras`` file is a zip archive of ``config.json`` (the architecture,
+    and the ``compile_config``: loss, metrics, optimizer), ``metadata.json``
+    and ``model.weights.h5``. Reading the configuration shows what a reload
+    will know, and what it will not.
+
+    Raises:
+        ValueError: ``path`` does not end in ``.keras`` or is not such an archive.
+        FileNotFoundError: ``path`` does not exist.
+
+    Introduced in Chapter 2.
+    """
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"expected a .keras file, got {str(path)!r}")
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, KeyError) as exc:
+        raise ValueError(f"{path} is not a .keras archive with a config.json: {exc}") from exc
