@@ -79,8 +79,11 @@ def _kernel_peak_rss_mb(client: NotebookClient) -> float | None:
     return None
 
 
-def run(path: Path, timeout: int = 900) -> dict:
-    """Execute one notebook in place; return its wall time and peak memory."""
+def run(path: Path, timeout: int = 900, write: bool = True) -> dict:
+    """Execute one notebook in place; return its wall time and peak memory.
+
+    With ``write=False`` the stored notebook is left as it is (for timing).
+    """
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -95,8 +98,9 @@ def run(path: Path, timeout: int = 900) -> dict:
             client.execute_cell(cell, index)
         peak = _kernel_peak_rss_mb(client)
     seconds = time.perf_counter() - start
-    normalise(nb)
-    nbformat.write(nb, path)
+    if write:
+        normalise(nb)
+        nbformat.write(nb, path)
     return {"notebook": str(path.relative_to(ROOT)), "seconds": round(seconds, 1),
             "peak_rss_mib": None if peak is None else round(peak)}
 
@@ -105,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--times", type=Path, help="write wall times and memory as JSON")
+    parser.add_argument("--no-write", action="store_true",
+                        help="execute only (to measure); leave the stored notebooks unchanged")
     args = parser.parse_args(argv)
     default_environment()
     paths = args.notebooks or sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
@@ -112,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         path = path.resolve()
         print(f"running {path.relative_to(ROOT)} ...", flush=True)
-        result = run(path)
+        result = run(path, write=not args.no_write)
         print(f"  {result['seconds']} s, kernel peak {result['peak_rss_mib']} MiB", flush=True)
         results.append(result)
     if args.times:

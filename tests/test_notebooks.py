@@ -129,7 +129,7 @@ def test_exercise_solutions_are_toggled(notebook):
 def test_no_keras2_only_apis_in_working_code(notebook):
     """Keras 2 idioms may appear only in cells that demonstrate why they fail."""
     path, nb = notebook
-    legacy = re.compile(r"input_shape\s*=|\.reset_states\(|compiled_loss|compiled_metrics|"
+    legacy = re.compile(r"\binput_shape\s*=|\.reset_states\(|compiled_loss|compiled_metrics|"
                         r"add_metric\(|\.save\([^)]*\.h5['\"]|from tensorflow import keras|tf\.keras\b")
     for cell in code_cells(nb):
         tags = set(cell.metadata.get("tags", []))
