@@ -14,17 +14,22 @@ from .data import (
 )
 from .plotting import PALETTE, use_book_style
 from .setup import environment_line, quiet_tensorflow, set_seeds, setup_chapter
+from .timing import Timing, plot_throughput, speed_table, time_it
 
 __all__ = [
     "DATA_DIR_ENV",
     "HousingDataUnavailable",
     "HousingSplit",
     "PALETTE",
+    "Timing",
     "environment_line",
     "housing_split",
     "load_california_housing",
+    "plot_throughput",
     "quiet_tensorflow",
     "set_seeds",
     "setup_chapter",
+    "speed_table",
+    "time_it",
     "use_book_style",
 ]

@@ -1,0 +1,105 @@
+"""Tests for utils/timing.py (no TensorFlow needed)."""
+
+import itertools
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from utils.timing import Timing, plot_throughput, speed_table, time_it  # noqa: E402
+
+
+def fake_clock(durations):
+    """A clock whose successive start/stop pairs are `durations` apart."""
+    ticks = itertools.accumulate(itertools.chain.from_iterable((0.0, d) for d in durations))
+    return lambda: next(ticks)
+
+
+def test_median_and_throughput():
+    t = Timing("loop", (1.0, 3.0, 2.0), items=100)
+    assert t.median == 2.0
+    assert t.throughput == 50.0
+    assert t.seconds_per_item == 0.02
+
+
+def test_time_it_counts_warmup_and_repeats():
+    calls = []
+    t = time_it(lambda: calls.append(1), repeats=4, warmup=2, items=10, label="x",
+                clock=fake_clock([0.5, 0.1, 0.2, 0.9]))
+    assert len(calls) == 6
+    assert t.label == "x" and t.items == 10
+    assert t.seconds == pytest.approx((0.5, 0.1, 0.2, 0.9))
+    assert t.median == pytest.approx(0.35)
+    assert t.throughput == pytest.approx(10 / 0.35)
+
+
+def test_time_it_real_clock_is_positive():
+    t = time_it(lambda: sum(range(1000)), repeats=2, warmup=0)
+    assert len(t.seconds) == 2 and all(s >= 0 for s in t.seconds)
+
+
+def test_median_ignores_one_slow_repeat():
+    t = time_it(lambda: None, repeats=3, warmup=0, clock=fake_clock([1.0, 1.0, 50.0]))
+    assert t.median == 1.0
+
+
+def test_zero_time_gives_infinite_throughput():
+    assert Timing("instant", (0.0,)).throughput == float("inf")
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"repeats": 0}, {"repeats": 1.5}, {"repeats": True},
+    {"warmup": -1}, {"items": 0}, {"items": "10"},
+])
+def test_time_it_rejects_bad_counts(kwargs):
+    with pytest.raises(ValueError):
+        time_it(lambda: None, **kwargs)
+
+
+def test_time_it_rejects_non_callable():
+    with pytest.raises(TypeError, match="callable"):
+        time_it(42)
+
+
+def test_speed_table_ratios_against_baseline():
+    rows = [Timing("eager", (2.0,), items=100), Timing("graph", (0.5,), items=100)]
+    table = speed_table(rows, baseline="eager").splitlines()
+    assert table[0].split()[:3] == ["method", "median", "samples/s"]
+    assert table[2].split() == ["eager", "2.00", "s", "50", "1.00"]
+    assert table[3].split() == ["graph", "500.0", "ms", "200", "4.00"]
+    # The first row is the default baseline.
+    assert speed_table(rows) == "\n".join(table)
+
+
+def test_speed_table_units_of_time():
+    table = speed_table([Timing("tiny", (2e-6,))], unit="calls/s")
+    assert "2.0 µs" in table and "calls/s" in table and "500,000" in table
+
+
+def test_speed_table_bad_input():
+    with pytest.raises(ValueError, match="empty"):
+        speed_table([])
+    with pytest.raises(ValueError, match="baseline"):
+        speed_table([Timing("a", (1.0,))], baseline="b")
+
+
+def test_plot_throughput_draws_one_bar_per_timing():
+    rows = [Timing("eager", (2.0,), items=100), Timing("graph", (0.5,), items=100)]
+    ax = plot_throughput(rows, title="speed", log=True)
+    assert len(ax.patches) == 2
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["graph", "eager"]
+    assert ax.get_xscale() == "log" and ax.get_title() == "speed"
+    assert ax.get_xlabel() == "samples/s"
+    plt.close(ax.figure)
+
+
+def test_plot_throughput_on_given_axes_and_bad_input():
+    fig, ax = plt.subplots()
+    assert plot_throughput([Timing("a", (1.0,))], ax=ax, unit="calls/s") is ax
+    assert ax.get_xlabel() == "calls/s"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="empty"):
+        plot_throughput([])
