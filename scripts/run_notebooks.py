@@ -89,7 +89,9 @@ def run(path: Path, timeout: int = 900, write: bool = True) -> dict:
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    # coalesce_streams: a progress bar that redraws with carriage returns is
+    # stored as its final text, as a reader's screen shows it.
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", coalesce_streams=True,
                             resources={"metadata": {"path": str(path.parent)}})
     peak = None
     start = time.perf_counter()
