@@ -87,9 +87,11 @@ ready.then(() => {
   const math = Array.from(document.querySelectorAll('.math'));
   const rawMath = math.filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 60));
   const visible = el => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  // Error outputs that the notebook stored (myst-nb gives them the class
+  // "traceback"), and full Python tracebacks printed to a stream. A message
+  // that a cell catches and prints on purpose is neither.
   const tracebacks = Array.from(document.querySelectorAll('.cell_output')).filter(o =>
-      /Traceback \(most recent call last\)|^\s*\w+(Error|Exception)\b.*:/m.test(o.innerText)
-      || o.querySelector('.traceback, .highlight-ipythontb'));
+      o.querySelector('.traceback') || /Traceback \(most recent call last\)/.test(o.innerText));
   const untagged = tracebacks.filter(o => {
       const cell = o.closest('.cell');
       return !(cell && cell.classList.contains('tag_raises-exception'));

@@ -58,6 +58,7 @@ def server(built_book):
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_port}/"
     httpd.shutdown()
+    httpd.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +125,8 @@ def test_the_browser_check_catches_planted_defects(tmp_path, browser):
         '<span class="math notranslate nohighlight">\\(x^2 \\foo{</span>'
         '<div class="cell"><div class="cell_input">x</div>'
         '<div class="cell_output"><pre>Traceback (most recent call last):\nValueError: boom</pre></div></div>'
+        # A message that a cell catches and prints is not a traceback.
+        '<div class="cell"><div class="cell_output"><pre>ValueError: printed on purpose</pre></div></div>'
         '<script>console.error("planted")</script></body></html>')
     handler = functools.partial(_QuietHandler, directory=str(tmp_path))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -136,7 +139,9 @@ def test_the_browser_check_catches_planted_defects(tmp_path, browser):
         problems += console_problems(browser.get_log("browser"), base)
     finally:
         httpd.shutdown()
+        httpd.server_close()
     text = "\n".join(problems)
+    assert "printed on purpose" not in text
     for expected in ("image does not load", "math left as raw TeX", "traceback outside",
                      "no launch link", "planted"):
         assert expected in text, f"{expected!r} not detected in:\n{text}"
