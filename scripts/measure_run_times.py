@@ -24,8 +24,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 import run_notebooks  # noqa: E402
+
+from utils.reference import load_provenance, provenance_markdown  # noqa: E402
 
 PAGE = ROOT / "appendix" / "run_times.md"
 
@@ -94,6 +97,8 @@ def render(results, info, bench, today) -> str:
         f"- measured on {today}",
         f"- CPU: {info['cpu']}, {info['cores']} cores; memory: {info['memory']}; {info['os']}",
         f"- `{info['environment']}`",
+        "",
+        provenance_markdown(load_provenance()),
         "",
         "## Chapters on the CPU",
         "",

@@ -1,79 +1,50 @@
-"""Start a new chapter from the book's template, and hold the shared setup cell.
+"""Start a new chapter from the book's template.
 
-Usage::
+Usage (from the repository root)::
 
     python scripts/new_chapter.py chapters/09_new_topic.ipynb "Title of the chapter"
 
-The first code cell of every chapter is :data:`SETUP_CELL`, word for word
-(``tests/test_notebooks.py`` checks it): it makes the book's ``utils``
-importable (on Colab it clones the repository first), then calls
-``utils.setup_chapter()``.
+The skeleton has every part that ``tests/test_notebooks.py`` requires: the
+opening cell with the Colab link, the shared setup cell (``utils.book``
+holds its text), a first section, a summary and exercises with a hidden
+solution. List the new file in ``_toc.yml`` and run it with
+``scripts/run_notebooks.py``; it then passes the test suite as it is.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-
-def repository_url() -> str:
-    """The repository URL, read from _config.yml (the one place it is written)."""
-    text = (ROOT / "_config.yml").read_text()
-    match = re.search(r"^repository:\s*\n\s+url:\s*(\S+)", text, flags=re.MULTILINE)
-    if not match:
-        raise RuntimeError("_config.yml has no repository.url")
-    return match.group(1)
-
-
-SETUP_CELL_TEMPLATE = '''\
-# Setup: make the book's `utils` importable (on Colab, fetch it first),
-# then quiet TensorFlow's logs, fix the seeds and report the environment.
-import sys
-from pathlib import Path
-
-BOOK_REPO = "{url}"
-if "google.colab" in sys.modules and not Path("book").is_dir():
-    import subprocess
-    subprocess.run(["git", "clone", "--quiet", "--depth=1", BOOK_REPO, "book"], check=True)
-for folder in (Path("book"), Path.cwd().parent, Path.cwd()):
-    if (folder / "utils" / "__init__.py").is_file():
-        sys.path.insert(0, str(folder.resolve()))
-        break
-
-from utils import setup_chapter
-
-setup_chapter()'''
-
-
-def setup_cell() -> str:
-    """The first code cell of every chapter, with the repository URL filled in."""
-    return SETUP_CELL_TEMPLATE.format(url=repository_url())
-
-
-def colab_url(notebook: str) -> str:
-    """The Colab address of a chapter, e.g. for ``chapters/01_tensors.ipynb``."""
-    slug = repository_url().removeprefix("https://github.com/")
-    return f"https://colab.research.google.com/github/{slug}/blob/main/{notebook}"
+from utils import book  # noqa: E402
 
 
 def skeleton(path: Path, title: str) -> nbformat.NotebookNode:
-    """A new chapter: title cell with Colab badge, overview, setup cell."""
+    """A new chapter that passes the hygiene tests once executed."""
     rel = path.resolve().relative_to(ROOT).as_posix()
     nb = nbformat.v4.new_notebook()
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
     nb.cells = [
-        nbformat.v4.new_markdown_cell(
-            f"# {title}\n\n"
-            f"[Open this chapter in Colab]({colab_url(rel)})\n\n"
-            "*One-line summary.*\n\n"
-            "**You will learn:** ...\n\n"
-            "**Prerequisites:** ...\n\n"
-            "**Run time:** about N minutes on a 2-core CPU."),
-        nbformat.v4.new_code_cell(setup_cell(), metadata={"tags": ["hide-input"]}),
+        md(f"# {title}\n\n"
+           f"[Open this chapter in Colab]({book.colab_url(rel)})\n\n"
+           "*One-line summary.*\n\n"
+           "**You will learn:** ...\n\n"
+           "**Prerequisites:** ...\n\n"
+           "**Run time:** about N minutes on a 2-core CPU."),
+        code(book.setup_cell(), metadata={"tags": ["hide-input"]}),
+        md("## A first section\n\nWhy before how: say what the code below shows "
+           "and what it should print."),
+        code("import tensorflow as tf\n\nresult = tf.reduce_sum(tf.range(4))\n"
+             "assert int(result) == 6\nint(result)"),
+        md("## Summary\n\n- ..."),
+        md("## Exercises\n\n1. ..."),
+        md("**Solution 1.**"),
+        code("answer = 6\nassert answer == 6", metadata={"tags": ["hide-input"]}),
     ]
     return nb
 
@@ -87,7 +58,7 @@ def main(argv: list[str]) -> int:
         print(f"{path} exists; not overwritten")
         return 1
     nbformat.write(skeleton(path, title), path)
-    print(f"wrote {path}; list it in _toc.yml")
+    print(f"wrote {path}; list it in _toc.yml, then run scripts/run_notebooks.py {path}")
     return 0
 
 

@@ -14,13 +14,25 @@ outputs (timings). A notebook that raises outside cells tagged
 
 It also reports each notebook's wall time and the peak memory (RSS) of its
 kernel, which ``--times FILE`` writes as JSON.
+
+*Provenance.* The stored outputs are only comparable on machines that
+compute the same bits (see ``utils/reference.py``). Before writing anything,
+the script computes this machine's probe fingerprints and compares them with
+those of the reference machine in ``chapters/provenance.json``; where they
+differ (another TensorFlow release, the pins off, an ARM CPU), it refuses to
+write, so that one book never mixes outputs of two kinds of machine. After
+an upgrade, ``--new-reference`` re-runs every chapter and makes this machine
+the reference. Each written chapter's entry in the provenance file records
+the machine it ran on.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,6 +41,17 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from utils.book import DATA_DIR_ENV, default_data_dir  # noqa: E402
+from utils.reference import (  # noqa: E402
+    PROVENANCE_PATH,
+    differing_probes,
+    replace_provenance_section,
+)
+
+APPENDIX = ROOT / "appendix" / "run_times.md"
+
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {
     "codemirror_mode": {"name": "ipython", "version": 3},
@@ -42,16 +65,68 @@ LANGUAGE_INFO = {
 
 def default_environment() -> None:
     """Point the data loader at ../shared/data when it exists (offline machines)."""
-    mirror = ROOT.parent / "shared" / "data"
-    if "BOOK_DATA_DIR" not in os.environ and (mirror / "cal_housing.data.gz").is_file():
-        os.environ["BOOK_DATA_DIR"] = str(mirror)
+    if DATA_DIR_ENV not in os.environ and default_data_dir() is not None:
+        os.environ[DATA_DIR_ENV] = str(default_data_dir())
+
+
+PROBE = """\
+import json
+from utils import setup_chapter
+setup_chapter(verbose=False)
+from utils.reference import describe_machine, fingerprints, run_probes
+print(json.dumps({"machine": describe_machine(), "fingerprints": fingerprints(run_probes())}))
+"""
+
+
+def this_machine() -> dict:
+    """This machine's description and probe fingerprints, as a chapter's kernel would see them."""
+    result = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600)
+    if result.returncode != 0:
+        raise RuntimeError(f"computing the probes failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout)
+
+
+def check_reference(here: dict, provenance: dict | None, new_reference: bool,
+                    all_chapters: bool) -> str | None:
+    """Why this machine may not write outputs, or None when it may."""
+    if not isinstance(here["machine"]["numerics"], dict):
+        return ("the numerics are not pinned here (BOOK_PIN_NUMERICS=0): outputs written "
+                "now would verify on no other machine")
+    if new_reference:
+        return None if all_chapters else "--new-reference re-runs every chapter: name none"
+    if provenance is None:
+        return (f"{PROVENANCE_PATH.name} does not exist yet: run with --new-reference "
+                "(every chapter) to make this machine the reference")
+    differ = differing_probes(provenance["reference"]["fingerprints"], here["fingerprints"])
+    if differ:
+        return ("this machine computes other bits than the reference machine "
+                f"(probes {', '.join(differ)}); re-running some chapters here would mix "
+                "outputs of two machines. After an upgrade of TensorFlow or Keras, re-run "
+                "every chapter with --new-reference; otherwise use a machine that passes "
+                "the canary (tests/test_canary.py)")
+    return None
+
+
+def fresh_record(here: dict) -> dict:
+    """A provenance record that makes ``here`` the reference machine."""
+    return {"about": "Where the stored outputs of the chapters were produced: written by "
+                     "scripts/run_notebooks.py, read by the canary (tests/test_canary.py) "
+                     "and the run-times appendix.",
+            "reference": here, "chapters": {}}
 
 
 def normalise(nb: nbformat.NotebookNode) -> None:
     """Give a notebook stable, minimal metadata."""
     nb.metadata = nbformat.from_dict({"kernelspec": KERNELSPEC, "language_info": LANGUAGE_INFO})
     count = 0
-    for cell in nb.cells:
+    ids = {cell.get("id") for cell in nb.cells}
+    for index, cell in enumerate(nb.cells):
+        if not cell.get("id"):  # a cell added by hand: a stable id from its place and text
+            digest = hashlib.sha1(f"{index}:{cell.source}".encode()).hexdigest()
+            cell.id = next(digest[i:i + 8] for i in range(len(digest) - 8)
+                           if digest[i:i + 8] not in ids)
+            ids.add(cell.id)
         cell.metadata.pop("execution", None)
         cell.metadata.pop("collapsed", None)
         cell.metadata.pop("scrolled", None)
@@ -113,16 +188,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--times", type=Path, help="write wall times and memory as JSON")
     parser.add_argument("--no-write", action="store_true",
                         help="execute only (to measure); leave the stored notebooks unchanged")
+    parser.add_argument("--new-reference", action="store_true",
+                        help="re-run every chapter and make this machine the reference "
+                             "(after upgrading TensorFlow or Keras)")
     args = parser.parse_args(argv)
     default_environment()
     paths = args.notebooks or sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    write = not args.no_write
+    if write:
+        here = this_machine()
+        provenance = json.loads(PROVENANCE_PATH.read_text()) if PROVENANCE_PATH.is_file() else None
+        refusal = check_reference(here, provenance, args.new_reference, not args.notebooks)
+        if refusal:
+            print(f"not writing: {refusal}", file=sys.stderr)
+            return 1
+        if provenance is None or args.new_reference:
+            provenance = fresh_record(here)
     results = []
     for path in paths:
         path = path.resolve()
         print(f"running {path.relative_to(ROOT)} ...", flush=True)
-        result = run(path, write=not args.no_write)
+        result = run(path, write=write)
         print(f"  {result['seconds']} s, kernel peak {result['peak_rss_mib']} MiB", flush=True)
         results.append(result)
+        if write:
+            provenance["chapters"][path.name] = here["machine"]
+            provenance["chapters"] = dict(sorted(provenance["chapters"].items()))
+            PROVENANCE_PATH.write_text(json.dumps(provenance, indent=2) + "\n")
+            if APPENDIX.is_file():  # the appendix says where the outputs came from
+                APPENDIX.write_text(replace_provenance_section(APPENDIX.read_text(), provenance))
     if args.times:
         args.times.write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -49,3 +49,12 @@ def test_run_times_page_covers_every_chapter():
         row = re.search(rf"^\| \[{path.stem}\]\(.*?\) \| (\d+) s \| ([\d,]+) MiB \|$", page, re.MULTILINE)
         assert row, f"appendix/run_times.md has no measured row for {path.stem}: re-run scripts/measure_run_times.py"
     assert "## Chapters on a GPU" in page and "## The machine" in page
+
+
+def test_run_times_page_says_where_the_outputs_come_from():
+    from utils.reference import load_provenance, provenance_markdown
+
+    page = (ROOT / "appendix" / "run_times.md").read_text()
+    assert provenance_markdown(load_provenance()) in page, (
+        "appendix/run_times.md does not show chapters/provenance.json: re-run "
+        "scripts/run_notebooks.py (it updates the section) or scripts/measure_run_times.py")

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from utils import book
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import new_chapter  # noqa: E402
 
 
 def toc_files() -> list[str]:
@@ -42,7 +42,7 @@ def test_every_chapter_is_in_the_toc_and_every_entry_exists():
 
 
 def test_repository_url_is_configured_once():
-    url = new_chapter.repository_url()
+    url = book.repository_url()
     assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url)
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
@@ -78,4 +78,4 @@ def test_chapter_pages_show_outputs_and_launch_buttons(built_book):
         rel = f"chapters/{page.stem}.ipynb"
         launch = html.split('dropdown-launch-buttons', 1)[-1].split("</ul>", 1)[0]
         assert 'dropdown-launch-buttons' in html, f"{page.name}: no launch buttons"
-        assert f'href="{new_chapter.colab_url(rel)}"' in launch, f"{page.name}: no Colab button for {rel}"
+        assert f'href="{book.colab_url(rel)}"' in launch, f"{page.name}: no Colab button for {rel}"

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import pytest
 
+from utils import book
+
 from site_checks import PAGE_FACTS_JS, console_problems, page_problems
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import new_chapter  # noqa: E402
 
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -99,7 +99,7 @@ def test_every_page_in_a_real_browser(built_book, server, browser):
         facts = browser.execute_async_script(PAGE_FACTS_JS)
         browser.save_screenshot(str(SCREENSHOTS / (rel.replace("/", "__")[:-5] + ".png")))
         chapter = rel[len("chapters/"):-5] if rel.startswith("chapters/") else None
-        colab = new_chapter.colab_url(f"chapters/{chapter}.ipynb") if chapter else None
+        colab = book.colab_url(f"chapters/{chapter}.ipynb") if chapter else None
         problems = page_problems(facts, chapter=chapter, colab_url=colab)
         problems += console_problems(browser.get_log("browser"), server)
         if problems:

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from utils import book
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import new_chapter  # noqa: E402
 
 # Chapter 1 is quick; the housing chapters also need the data (online on Colab).
 CHAPTERS = ["chapters/01_tensors.ipynb"]
@@ -63,8 +63,8 @@ def fake_colab(tmp_path_factory) -> Path:
 def test_chapter_runs_as_on_colab(chapter, tmp_path, fake_remote, fake_colab, monkeypatch):
     nb = nbformat.read(ROOT / chapter, as_version=4)
     setup = next(c for c in nb.cells if c.cell_type == "code")
-    assert setup.source == new_chapter.setup_cell()
-    url = new_chapter.repository_url()
+    assert setup.source == book.setup_cell()
+    url = book.repository_url()
     assert f'BOOK_REPO = "{url}"' in setup.source
     setup.source = setup.source.replace(url, fake_remote)
     nb.cells.insert(0, nbformat.v4.new_code_cell("import google.colab  # preloaded on Colab"))
@@ -87,7 +87,7 @@ def test_chapter_runs_as_on_colab(chapter, tmp_path, fake_remote, fake_colab, mo
 
 def test_without_colab_nothing_is_cloned(tmp_path, fake_remote):
     """Outside Colab, the setup cell must not fetch anything."""
-    source = new_chapter.setup_cell().replace(new_chapter.repository_url(), fake_remote)
+    source = book.setup_cell().replace(book.repository_url(), fake_remote)
     source = source.replace("from utils import setup_chapter\n\nsetup_chapter()", "")
     script = tmp_path / "setup.py"
     script.write_text(source)

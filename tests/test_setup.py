@@ -13,13 +13,16 @@ ENV_LINE = re.compile(
     r"^TensorFlow \d+\.\d+\.\d+\S* \| Keras \d+\.\d+\.\d+\S* \| Python 3\.\d+ \| device: (CPU|.*GPU.*)$")
 
 
-def run_python(code: str, root) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "GLOG", "GRPC"))}
+def run_python(code: str, root, **env_changes) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh Python, without the TensorFlow settings of this process."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TF_", "GLOG", "GRPC", "ONEDNN", "BOOK_PIN"))}
+    env.update(env_changes)
     return subprocess.run([sys.executable, "-c", code], cwd=root, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
-def test_setup_chapter_prints_one_line_and_silences_tensorflow(root):
+def test_setup_chapter_prints_two_lines_and_silences_tensorflow(root):
     code = (
         "from utils import setup_chapter\n"
         "setup_chapter()\n"
@@ -34,8 +37,9 @@ def test_setup_chapter_prints_one_line_and_silences_tensorflow(root):
     result = run_python(code, root)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == 2 and ENV_LINE.match(lines[0]), result.stdout
-    assert lines[1] == "5.0"
+    assert len(lines) == 3 and ENV_LINE.match(lines[0]), result.stdout
+    assert lines[1] == "CPU numerics: pinned (oneDNN off, AVX2 kernels, 2 threads)"
+    assert lines[2] == "5.0"
     assert result.stderr == "", f"TensorFlow wrote to stderr:\n{result.stderr}"
 
 
@@ -81,3 +85,57 @@ def test_environment_line_format():
 
     quiet_tensorflow()
     assert ENV_LINE.match(environment_line())
+
+
+def test_setup_pins_the_numerics_before_tensorflow_starts(root):
+    code = ("from utils import setup_chapter\n"
+            "setup_chapter(verbose=False)\n"
+            "import os, tensorflow as tf\n"
+            "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], os.environ['ONEDNN_MAX_CPU_ISA'],\n"
+            "      os.environ['TF_NUM_INTRAOP_THREADS'])\n")
+    result = run_python(code, root)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "AVX2", "2"]
+
+
+def test_pins_can_be_turned_off(root):
+    code = ("from utils import setup_chapter\n"
+            "setup_chapter()\n"
+            "import os\n"
+            "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), os.environ.get('TF_NUM_INTRAOP_THREADS'))\n")
+    result = run_python(code, root, BOOK_PIN_NUMERICS="0")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1] == "CPU numerics: TensorFlow's own choice (BOOK_PIN_NUMERICS=0)"
+    assert lines[2] == "None None"
+
+
+def test_pinning_after_tensorflow_was_imported_is_refused(root):
+    code = ("import tensorflow\n"
+            "from utils import setup_chapter\n"
+            "setup_chapter()\n")
+    result = run_python(code, root)
+    assert result.returncode != 0
+    assert "TensorFlow was imported before setup_chapter() could pin its numerics" in result.stderr
+
+
+def test_a_rerun_setup_cell_is_fine(root):
+    """Running the setup cell twice in one kernel must not fail."""
+    code = ("from utils import setup_chapter\n"
+            "setup_chapter(verbose=False)\n"
+            "import tensorflow as tf\n"
+            "tf.constant(1.0) + 1\n"
+            "setup_chapter(verbose=False)\n"
+            "print('ok')\n")
+    result = run_python(code, root)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ok\n"
+
+
+@pytest.mark.parametrize("value", ["2", "maybe"])
+def test_a_bad_pin_switch_is_refused(monkeypatch, value):
+    from utils import numerics_pinned
+
+    monkeypatch.setenv("BOOK_PIN_NUMERICS", value)
+    with pytest.raises(ValueError, match="BOOK_PIN_NUMERICS"):
+        numerics_pinned()

@@ -13,7 +13,16 @@ from .data import (
     load_california_housing,
 )
 from .plotting import PALETTE, use_book_style
-from .setup import environment_line, quiet_tensorflow, set_seeds, setup_chapter
+from .setup import (
+    PINNED_NUMERICS,
+    environment_line,
+    numerics_line,
+    numerics_pinned,
+    pin_numerics,
+    quiet_tensorflow,
+    set_seeds,
+    setup_chapter,
+)
 from .timing import Timing, plot_throughput, speed_table, time_it
 
 __all__ = [
@@ -21,10 +30,14 @@ __all__ = [
     "HousingDataUnavailable",
     "HousingSplit",
     "PALETTE",
+    "PINNED_NUMERICS",
     "Timing",
     "environment_line",
     "housing_split",
     "load_california_housing",
+    "numerics_line",
+    "numerics_pinned",
+    "pin_numerics",
     "plot_throughput",
     "quiet_tensorflow",
     "set_seeds",

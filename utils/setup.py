@@ -1,16 +1,28 @@
-"""Chapter setup: quiet logs, fixed seeds, one line about the environment.
+"""Chapter setup: quiet logs, pinned numerics, fixed seeds, a line about the environment.
 
 Introduced in Chapter 1 (Tensors); every chapter calls :func:`setup_chapter`
 in its first code cell.
+
+*Pinned numerics.* On a CPU, TensorFlow chooses some of its kernels at run
+time from what the processor offers (AVX2, AVX-512, AMX) and splits large
+sums over as many threads as the machine has cores. Each choice adds
+floating-point numbers in another order, which changes the last bits of a
+result, and a training run amplifies those bits into different printed
+numbers. :data:`PINNED_NUMERICS` fixes the choices, so that every x86-64
+CPU computes the book's numbers bit for bit alike. Set the environment
+variable ``BOOK_PIN_NUMERICS=0`` before starting Python to let TensorFlow
+choose again (faster on CPUs with AVX-512 or AMX; the printed numbers then
+differ in their last digits).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import random
 import sys
 import warnings
+
+from .versions import check_versions
 
 # Environment settings that TensorFlow reads once, when it is first imported.
 # "3" hides the C++ INFO, WARNING and ERROR lines (oneDNN banners, CUDA
@@ -28,6 +40,25 @@ _TF_ENV = {
 }
 
 DEFAULT_SEED = 42
+
+PINNED_NUMERICS = {
+    # oneDNN's rewrites of the graph pick AVX-512 or AMX kernels where the CPU
+    # has them: off, so that matrix products go through Eigen, as on CPUs
+    # without those instructions.
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    # Eigen's matrix products call oneDNN's sgemm, which still picks its
+    # kernel from the CPU at run time: capped at AVX2, which every x86-64 CPU
+    # that runs TensorFlow 2.21 has.
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    # Large sums and matrix products are cut into one piece per thread, so
+    # the thread count changes the order of additions: two threads, whatever
+    # the number of cores.
+    "TF_NUM_INTRAOP_THREADS": "2",
+}
+"""Environment variables that make TensorFlow's CPU results the same on every x86-64 CPU."""
+
+PIN_SWITCH = "BOOK_PIN_NUMERICS"
+"""Set this environment variable to ``0`` to leave TensorFlow's CPU choices alone."""
 
 
 def quiet_tensorflow() -> None:
@@ -48,6 +79,53 @@ def quiet_tensorflow() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
+def numerics_pinned() -> bool:
+    """Whether this process pins TensorFlow's CPU numerics (see :data:`PINNED_NUMERICS`).
+
+    True unless the environment variable ``BOOK_PIN_NUMERICS`` is ``0``.
+
+    Introduced in Chapter 1.
+    """
+    value = os.environ.get(PIN_SWITCH, "1").strip().lower()
+    if value not in ("0", "1", "false", "true", "no", "yes", "off", "on"):
+        raise ValueError(f"{PIN_SWITCH} must be 0 or 1, got {value!r}")
+    return value in ("1", "true", "yes", "on")
+
+
+def pin_numerics() -> dict[str, str]:
+    """Set :data:`PINNED_NUMERICS` in the environment; return it.
+
+    TensorFlow reads these variables once, when it is first imported, so
+    this must run before ``import tensorflow``. Called again after the
+    import (a re-run setup cell), it checks that the pins are in place.
+
+    Raises:
+        RuntimeError: TensorFlow was imported before the pins were set.
+
+    Introduced in Chapter 1.
+    """
+    missing = {k: v for k, v in PINNED_NUMERICS.items() if os.environ.get(k) != v}
+    if missing and "tensorflow" in sys.modules:
+        raise RuntimeError(
+            "TensorFlow was imported before setup_chapter() could pin its numerics "
+            f"({', '.join(f'{k}={v}' for k, v in missing.items())}). Restart the kernel "
+            "and run the setup cell first, or set BOOK_PIN_NUMERICS=0 to go without.")
+    os.environ.update(PINNED_NUMERICS)
+    return dict(PINNED_NUMERICS)
+
+
+def numerics_line() -> str:
+    """One line saying whether CPU numerics are pinned, e.g. for the setup cell.
+
+    Introduced in Chapter 1.
+    """
+    if not numerics_pinned():
+        return "CPU numerics: TensorFlow's own choice (BOOK_PIN_NUMERICS=0)"
+    threads = PINNED_NUMERICS["TF_NUM_INTRAOP_THREADS"]
+    return (f"CPU numerics: pinned (oneDNN off, {PINNED_NUMERICS['ONEDNN_MAX_CPU_ISA']} "
+            f"kernels, {threads} threads)")
+
+
 def set_seeds(seed: int = DEFAULT_SEED) -> None:
     """Seed Python's ``random``, NumPy and TensorFlow with one call.
 
@@ -60,12 +138,8 @@ def set_seeds(seed: int = DEFAULT_SEED) -> None:
     import keras
     import tensorflow as tf
 
-    random.seed(seed)
-    keras.utils.set_random_seed(seed)
-    try:
-        tf.config.experimental.enable_op_determinism()
-    except AttributeError:  # pragma: no cover - very old TensorFlow
-        pass
+    keras.utils.set_random_seed(seed)  # Python's random, NumPy and TensorFlow
+    tf.config.experimental.enable_op_determinism()
 
 
 def describe_device() -> str:
@@ -115,7 +189,7 @@ def _short_tracebacks() -> None:
 
 
 def setup_chapter(seed: int = DEFAULT_SEED, *, verbose: bool = True) -> None:
-    """Prepare a chapter: quiet logs, seed everything, report the environment.
+    """Prepare a chapter: check versions, quiet logs, pin numerics, seed, report.
 
     In a notebook it also applies the book's plot style and switches to
     one-line tracebacks (``%xmode minimal``), so that errors shown as
@@ -131,13 +205,26 @@ def setup_chapter(seed: int = DEFAULT_SEED, *, verbose: bool = True) -> None:
         seed: the seed for Python, NumPy and TensorFlow.
         verbose: print the environment line, e.g.
             ``TensorFlow 2.21.0 | Keras 3.15.1 | Python 3.11 | device: CPU``
-            (see :func:`environment_line`).
+            (see :func:`environment_line`), and :func:`numerics_line`.
+
+    Raises:
+        ValueError: a bad seed, or a bad ``BOOK_PIN_NUMERICS``.
+        UnsupportedVersionError: TensorFlow or Keras is older than the book
+            supports (see :mod:`utils.versions`).
+        RuntimeError: TensorFlow was imported before the numerics could be
+            pinned (see :func:`pin_numerics`).
 
     Introduced in Chapter 1.
     """
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    _short_tracebacks()  # first, so that a stop below reads as one line
+    upgraded = check_versions()
+    if upgraded and verbose:
+        print(upgraded)
     quiet_tensorflow()
+    if numerics_pinned():
+        pin_numerics()
     import tensorflow as tf
 
     tf.get_logger().setLevel(logging.ERROR)
@@ -152,6 +239,6 @@ def setup_chapter(seed: int = DEFAULT_SEED, *, verbose: bool = True) -> None:
     from .plotting import use_book_style
 
     use_book_style()
-    _short_tracebacks()
     if verbose:
         print(environment_line())
+        print(numerics_line())

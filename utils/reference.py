@@ -1,0 +1,252 @@
+"""The reference machine: where the stored outputs came from, and does this one agree?
+
+Every chapter is stored with the outputs of one run, on one machine, and the
+test suite compares every output of a fresh run with them, digit for digit.
+That is fair on any x86-64 CPU only because :func:`utils.setup_chapter` pins
+TensorFlow's CPU numerics (:data:`utils.setup.PINNED_NUMERICS`). This module
+makes the claim checkable:
+
+- :func:`run_probes` computes a fixed set of results of the kinds the
+  chapters print (matrix products, sums, element-wise functions, training
+  runs of small models), and :func:`fingerprints` reduces each to a short
+  hash of its bits;
+- :func:`describe_machine` says what a machine is (CPU, instruction sets,
+  cores, library versions, numerics);
+- ``chapters/provenance.json`` (:data:`PROVENANCE_PATH`) records, for the
+  machine that produced the stored outputs, both of these; the test suite's
+  first test (the *canary*) compares this machine's fingerprints with them.
+
+The probes avoid the few float32 kernels whose results differ between CPU
+vendors even with pinned numerics (``Rsqrt``, ``Reciprocal``, ``Softmax``;
+see ``scripts/audit_cpu_ops.py``): the chapters keep those out of what they
+print, so the canary must not fail on them either.
+
+Introduced in Chapter 1 (pinned numerics); used by the tests and scripts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .book import ROOT
+
+PROVENANCE_PATH = ROOT / "chapters" / "provenance.json"
+"""Where the stored outputs came from, and that machine's probe fingerprints."""
+
+# Instruction-set extensions that change which kernels oneDNN and XLA pick.
+_ISA_FLAGS = (("amx_tile", "AMX"), ("avx512f", "AVX-512"), ("avx2", "AVX2"))
+
+
+def run_probes() -> dict[str, np.ndarray]:
+    """Compute the probes: ``{name: array}``, the same inputs on every machine.
+
+    Must run after :func:`utils.setup_chapter` (or with the pins of
+    :func:`utils.pin_numerics` in the environment), since the point is to
+    check the numerics the chapters run with.
+    """
+    import keras
+    import tensorflow as tf
+
+    rng = np.random.default_rng(2024)
+
+    def normal(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+
+    a, b = normal(64, 64), normal(64, 64)
+    deep_lhs, deep_rhs = normal(128, 256), normal(256, 32)
+    features, kernel = normal(1000, 8), normal(8, 30)
+    big = normal(2000, 3000)
+    z = rng.uniform(-20.0, 20.0, 10_000).astype(np.float32)
+    positive = rng.uniform(0.01, 100.0, 10_000).astype(np.float32)
+    results = {
+        "matmul_64x64": tf.matmul(a, b),
+        "matmul_depth_256": tf.matmul(deep_lhs, deep_rhs),
+        "matmul_1000x8_8x30": tf.matmul(features, kernel),
+        "reduce_sum_6M": tf.reduce_sum(big),
+        "reduce_mean_axis0": tf.reduce_mean(big, axis=0),
+        "exp_log_tanh_sigmoid": tf.stack([tf.exp(z / 4), tf.math.log(positive), tf.tanh(z),
+                                          tf.sigmoid(z)]),
+        "softplus_sqrt_divide": tf.stack([tf.nn.softplus(z), tf.sqrt(positive),
+                                          z / positive]),
+    }
+
+    # A regressor trained by fit() (Chapters 2-4, 6): Nadam, MSE, 2 epochs.
+    X, y = normal(2000, 8), normal(2000, 1)
+    keras.utils.set_random_seed(1)
+    regressor = keras.Sequential([keras.Input((8,)),
+                                  keras.layers.Dense(30, activation="relu"),
+                                  keras.layers.Dense(1)])
+    regressor.compile(loss="mse", optimizer="nadam")
+    regressor.fit(X, y, epochs=2, batch_size=32, verbose=0)
+    results["fit_regressor"] = np.concatenate([w.ravel() for w in regressor.get_weights()])
+
+    # A classifier trained by a custom loop inside tf.function (Chapters 6-8):
+    # Adam, sparse cross-entropy from logits, float64 batch normalization.
+    X_cls, y_cls = normal(96, 64), rng.integers(0, 5, 96).astype(np.int32)
+    keras.utils.set_random_seed(2)
+    classifier = keras.Sequential([
+        keras.Input((64,)),
+        keras.layers.Dense(32, activation="relu"),
+        keras.layers.BatchNormalization(momentum=0.9, dtype="float64"),
+        keras.layers.Dense(5),
+    ])
+    optimizer = keras.optimizers.Adam(0.01)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    @tf.function
+    def step(X_batch, y_batch):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y_batch, classifier(X_batch, training=True))
+        grads = tape.gradient(loss, classifier.trainable_variables)
+        optimizer.apply_gradients(zip(grads, classifier.trainable_variables))
+
+    for _ in range(10):
+        for start in range(0, 96, 16):
+            step(X_cls[start:start + 16], y_cls[start:start + 16])
+    results["loop_classifier"] = np.concatenate(
+        [np.asarray(w, dtype=np.float64).ravel() for w in classifier.get_weights()])
+    return {name: np.asarray(value) for name, value in results.items()}
+
+
+def fingerprints(results: dict[str, np.ndarray]) -> dict[str, str]:
+    """A 16-hex-digit hash of each result's dtype, shape and bits."""
+    out = {}
+    for name, value in results.items():
+        value = np.ascontiguousarray(value)
+        digest = hashlib.sha256(f"{value.dtype.str}{value.shape}".encode())
+        digest.update(value.tobytes())
+        out[name] = digest.hexdigest()[:16]
+    return out
+
+
+def _cpu_info() -> tuple[str, str, set[str]]:
+    """(model name, vendor id, flags) from /proc/cpuinfo, or what platform knows."""
+    model, vendor, flags = platform.processor() or platform.machine(), "", set()
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return model, vendor, flags
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key == "model name" and value:
+            model = value
+        elif key == "vendor_id":
+            vendor = value
+        elif key == "flags":
+            flags = set(value.split())
+        if model and vendor and flags:
+            break
+    return model, vendor, flags
+
+
+def isa_class(flags: set[str] | None = None) -> str:
+    """The widest vector extensions of this CPU that TensorFlow could use, e.g. ``"AVX-512, AMX"``."""
+    if flags is None:
+        flags = _cpu_info()[2]
+    found = [label for flag, label in _ISA_FLAGS if flag in flags]
+    if "AVX-512" in found or "AMX" in found:
+        found = [label for label in found if label != "AVX2"]
+    return ", ".join(found) or platform.machine()
+
+
+def describe_machine() -> dict[str, object]:
+    """What this machine is, as far as the book's numbers are concerned."""
+    import keras
+    import tensorflow as tf
+
+    from .setup import PINNED_NUMERICS, numerics_pinned
+
+    model, vendor, flags = _cpu_info()
+    return {
+        "cpu": model,
+        "vendor": vendor or platform.machine(),
+        "instruction_sets": isa_class(flags),
+        "logical_cpus": os.cpu_count(),
+        "os": f"{platform.system()} {platform.machine()}",
+        "python": ".".join(map(str, sys.version_info[:3])),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numerics": dict(PINNED_NUMERICS) if numerics_pinned() else "TensorFlow's own choice",
+    }
+
+
+def load_provenance(path: Path = PROVENANCE_PATH) -> dict:
+    """The provenance record: ``{"reference": {...}, "chapters": {...}}``.
+
+    Raises:
+        FileNotFoundError: no record at ``path``.
+        ValueError: the file is not a provenance record.
+    """
+    data = json.loads(Path(path).read_text())
+    if not isinstance(data, dict) or not {"reference", "chapters"} <= data.keys():
+        raise ValueError(f"{path} is not a provenance record (no 'reference' and 'chapters')")
+    return data
+
+
+def differing_probes(reference: dict[str, str], current: dict[str, str]) -> list[str]:
+    """The names of the probes whose fingerprints differ (or exist on one side only)."""
+    return sorted(name for name in reference.keys() | current.keys()
+                  if reference.get(name) != current.get(name))
+
+
+PROVENANCE_BEGIN = "<!-- provenance: written by scripts/run_notebooks.py -->"
+PROVENANCE_END = "<!-- end of provenance -->"
+
+
+def _machine_line(machine: dict) -> str:
+    numerics = machine["numerics"]
+    pins = (", ".join(f"`{k}={v}`" for k, v in numerics.items()) if isinstance(numerics, dict)
+            else str(numerics))
+    return (f"{machine['cpu']} ({machine['vendor']}; {machine['instruction_sets']}; "
+            f"{machine['logical_cpus']} logical CPUs), {machine['os']}, Python "
+            f"{machine['python']}, TensorFlow {machine['tensorflow']}, Keras "
+            f"{machine['keras']}; numerics: {pins}")
+
+
+def provenance_markdown(provenance: dict) -> str:
+    """The appendix section that says where the stored outputs were produced."""
+    reference = provenance["reference"]
+    lines = [
+        PROVENANCE_BEGIN,
+        "## Where the stored outputs were produced",
+        "",
+        "Every output stored in the chapters comes from one run on the machine below "
+        "(`chapters/provenance.json` holds the same, for programs). The test suite's "
+        "first test, the canary, computes a few reference results on the machine that "
+        "runs the tests and compares their bits with the fingerprints recorded here; "
+        "where they differ, it stops and points to the portable mode.",
+        "",
+        f"- **Reference machine:** {_machine_line(reference['machine'])}",
+        "- **Fingerprints:** " + ", ".join(f"{name} `{value}`" for name, value
+                                           in reference["fingerprints"].items()),
+    ]
+    others = {name: machine for name, machine in provenance["chapters"].items()
+              if machine != reference["machine"]}
+    if others:
+        lines.append("- **Chapters produced elsewhere:**")
+        lines += [f"  - {name}: {_machine_line(machine)}" for name, machine in others.items()]
+    else:
+        lines.append(f"- **Chapters:** all {len(provenance['chapters'])} were produced on "
+                     "the reference machine.")
+    lines += ["", PROVENANCE_END]
+    return "\n".join(lines)
+
+
+def replace_provenance_section(page: str, provenance: dict) -> str:
+    """``page`` with its provenance section replaced by a current one.
+
+    Raises:
+        ValueError: the page has no provenance section.
+    """
+    start, end = page.find(PROVENANCE_BEGIN), page.find(PROVENANCE_END)
+    if start < 0 or end < start:
+        raise ValueError("the page has no provenance section to replace")
+    return page[:start] + provenance_markdown(provenance) + page[end + len(PROVENANCE_END):]
