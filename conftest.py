@@ -46,9 +46,11 @@ MIRROR = Path(os.environ.get(DATA_DIR_ENV, ROOT.parent / "shared" / "data"))
 
 def pytest_addoption(parser):
     parser.addoption(
-        "--portable", action="store_true",
+        "--portable",
+        action="store_true",
         help="portable mode: run every chapter and assert, but do not compare outputs "
-             f"of cells tagged {PLATFORM_TAG} (for machines whose last digits differ)")
+        f"of cells tagged {PLATFORM_TAG} (for machines whose last digits differ)",
+    )
 
 
 def portable(config) -> bool:
@@ -57,12 +59,16 @@ def portable(config) -> bool:
 
 def pytest_report_header(config):
     if portable(config):
-        return [f"book test mode: PORTABLE: every chapter runs with all its asserts; outputs of "
-                f"cells tagged {PLATFORM_TAG} are not compared (for a platform whose last "
-                "digits differ from the reference machine's)"]
-    return ["book test mode: STRICT: every stored output is compared digit for digit; the "
-            "canary checks first that this machine computes the reference numbers "
-            "(elsewhere, run ./scripts/test --portable)"]
+        return [
+            f"book test mode: PORTABLE: every chapter runs with all its asserts; outputs of "
+            f"cells tagged {PLATFORM_TAG} are not compared (for a platform whose last "
+            "digits differ from the reference machine's)"
+        ]
+    return [
+        "book test mode: STRICT: every stored output is compared digit for digit; the "
+        "canary checks first that this machine computes the reference numbers "
+        "(elsewhere, run ./scripts/test --portable)"
+    ]
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -91,8 +97,10 @@ def portable_mode(request) -> bool:
 def mirror_dir() -> Path:
     """The folder of the offline housing mirror (see README, "Offline data")."""
     if not (MIRROR / "cal_housing.data.gz").is_file():
-        pytest.fail(f"the offline mirror {MIRROR}/cal_housing.data.gz is missing; "
-                    "set BOOK_DATA_DIR (the README's 'Offline data' section says how)")
+        pytest.fail(
+            f"the offline mirror {MIRROR}/cal_housing.data.gz is missing; "
+            "set BOOK_DATA_DIR (the README's 'Offline data' section says how)"
+        )
     return MIRROR
 
 
@@ -106,9 +114,22 @@ def built_book(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("book")
     jb = Path(sys.executable).with_name("jupyter-book")
     result = subprocess.run(
-        [str(jb), "build", str(ROOT), "--builder", "html", "--path-output", str(out),
-         "-W", "-n", "--keep-going"],
-        capture_output=True, text=True, timeout=900)
+        [
+            str(jb),
+            "build",
+            str(ROOT),
+            "--builder",
+            "html",
+            "--path-output",
+            str(out),
+            "-W",
+            "-n",
+            "--keep-going",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"the book build failed:\n{log[-6000:]}"
     assert "WARNING" not in log, f"the book build warned:\n{log[-6000:]}"

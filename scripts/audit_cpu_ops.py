@@ -91,8 +91,13 @@ def ops_per_cell(path: Path) -> dict[int, set[str]]:
     first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
     nb.cells.insert(first_code + 1, nbformat.v4.new_code_cell(PLACEMENT_CELL))
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"  # setup_chapter keeps a value set before it
-    client = NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=900,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     with tempfile.TemporaryFile(mode="w+") as log:
         client.execute(stderr=log)
         log.seek(0)
@@ -117,11 +122,15 @@ def main(argv: list[str]) -> int:
         os.environ["BOOK_DATA_DIR"] = str(data_dir)
     for path in paths:
         per_cell = ops_per_cell(path)
-        risky = {n: sorted(ops & VENDOR_DEPENDENT_OPS.keys()) for n, ops in sorted(per_cell.items())}
+        risky = {
+            n: sorted(ops & VENDOR_DEPENDENT_OPS.keys()) for n, ops in sorted(per_cell.items())
+        }
         risky = {n: ops for n, ops in risky.items() if ops}
         total = sorted(set().union(*per_cell.values())) if per_cell else []
-        print(f"== {path.name}: {len(total)} op types; vendor-dependent ones in "
-              f"{len(risky)} code cell(s)")
+        print(
+            f"== {path.name}: {len(total)} op types; vendor-dependent ones in "
+            f"{len(risky)} code cell(s)"
+        )
         for number, ops in risky.items():
             print(f"   code cell {number}: {', '.join(ops)}")
     return 0

@@ -45,19 +45,28 @@ def chapter6(repeats: int, eager_batches: int, steps_per_execution: int):
     split = housing_split()
     X_train, y_train = split.X_train, split.y_train
     batch_size, n_samples = 32, len(X_train)
-    train_set = (tf.data.Dataset.from_tensor_slices((X_train, y_train))
-                 .shuffle(n_samples, seed=42).batch(batch_size).prefetch(tf.data.AUTOTUNE))
+    train_set = (
+        tf.data.Dataset.from_tensor_slices((X_train, y_train))
+        .shuffle(n_samples, seed=42)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
 
     def build_model():
         keras.utils.set_random_seed(42)
-        return keras.Sequential([
-            keras.Input(shape=(8,)),
-            keras.layers.Dense(30, activation="relu",
-                               kernel_regularizer=keras.regularizers.L2(1e-3),
-                               kernel_constraint=keras.constraints.MaxNorm(1.0)),
-            keras.layers.Dropout(0.1),
-            keras.layers.Dense(1),
-        ])
+        return keras.Sequential(
+            [
+                keras.Input(shape=(8,)),
+                keras.layers.Dense(
+                    30,
+                    activation="relu",
+                    kernel_regularizer=keras.regularizers.L2(1e-3),
+                    kernel_constraint=keras.constraints.MaxNorm(1.0),
+                ),
+                keras.layers.Dropout(0.1),
+                keras.layers.Dense(1),
+            ]
+        )
 
     model, optimizer = build_model(), keras.optimizers.Adam(learning_rate=0.002)
     loss_fn, mean_loss = keras.losses.MeanSquaredError(), keras.metrics.Mean()
@@ -67,7 +76,7 @@ def chapter6(repeats: int, eager_batches: int, steps_per_execution: int):
             y_pred = model(X_batch, training=True)
             loss = loss_fn(y_batch, y_pred) + tf.add_n(model.losses)
         gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
         mean_loss.update_state(loss)
 
     graph_step = tf.function(eager_step)
@@ -83,27 +92,50 @@ def chapter6(repeats: int, eager_batches: int, steps_per_execution: int):
             for X_batch, y_batch in dataset:
                 step(X_batch, y_batch)
             return float(mean_loss.result())
+
         return run
 
     fit_models = {}
     for steps in (1, steps_per_execution):
         fit_models[steps] = build_model()
-        fit_models[steps].compile(loss="mse", optimizer=keras.optimizers.Adam(learning_rate=0.002),
-                                  steps_per_execution=steps)
+        fit_models[steps].compile(
+            loss="mse",
+            optimizer=keras.optimizers.Adam(learning_rate=0.002),
+            steps_per_execution=steps,
+        )
 
     few = train_set.take(eager_batches)
     return [
-        time_it(epoch_with(eager_step, few), items=eager_batches * batch_size, repeats=repeats,
-                label=f"eager loop ({eager_batches} batches)"),
-        time_it(epoch_with(graph_step, train_set), items=n_samples, repeats=repeats,
-                label="tf.function loop"),
-        time_it(lambda: fit_models[1].fit(train_set, shuffle=False, verbose=0), items=n_samples,
-                repeats=repeats, label="fit()"),
-        time_it(lambda: fit_models[steps_per_execution].fit(train_set, shuffle=False, verbose=0),
-                items=n_samples, repeats=repeats,
-                label=f"fit(), steps_per_execution={steps_per_execution}"),
-        time_it(lambda: float(train_epoch(train_set)), items=n_samples, repeats=repeats,
-                label="one graph per epoch"),
+        time_it(
+            epoch_with(eager_step, few),
+            items=eager_batches * batch_size,
+            repeats=repeats,
+            label=f"eager loop ({eager_batches} batches)",
+        ),
+        time_it(
+            epoch_with(graph_step, train_set),
+            items=n_samples,
+            repeats=repeats,
+            label="tf.function loop",
+        ),
+        time_it(
+            lambda: fit_models[1].fit(train_set, shuffle=False, verbose=0),
+            items=n_samples,
+            repeats=repeats,
+            label="fit()",
+        ),
+        time_it(
+            lambda: fit_models[steps_per_execution].fit(train_set, shuffle=False, verbose=0),
+            items=n_samples,
+            repeats=repeats,
+            label=f"fit(), steps_per_execution={steps_per_execution}",
+        ),
+        time_it(
+            lambda: float(train_epoch(train_set)),
+            items=n_samples,
+            repeats=repeats,
+            label="one graph per epoch",
+        ),
     ]
 
 
@@ -121,8 +153,9 @@ def chapter7(repeats: int, scale: int):
         return tf.reduce_sum(tf.nn.relu(x * 2.0 + 1.0) ** 2 - tf.tanh(x))
 
     keras.utils.set_random_seed(42)
-    model = keras.Sequential([keras.Input(shape=(8,)), keras.layers.Dense(30, activation="relu"),
-                              keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input(shape=(8,)), keras.layers.Dense(30, activation="relu"), keras.layers.Dense(1)]
+    )
     optimizer = keras.optimizers.Adam(learning_rate=0.002)
     X_batch = tf.random.normal((32, 8), seed=1)
     y_batch = tf.random.normal((32, 1), seed=2)
@@ -131,7 +164,7 @@ def chapter7(repeats: int, scale: int):
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.square(y - model(X, training=True)))
         gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
         return loss
 
     workloads = {
@@ -145,27 +178,46 @@ def chapter7(repeats: int, scale: int):
             for _ in range(n):
                 result = fn(*args)
             return result.numpy()
+
         return run
 
     tables = {}
     for name, (fn, args, n) in workloads.items():
-        modes = {"eager": fn, "tf.function": tf.function(fn),
-                 "XLA": tf.function(fn, jit_compile=True)}
-        tables[name] = [time_it(calls(f, args, n), items=n, repeats=repeats, label=mode)
-                        for mode, f in modes.items()]
+        modes = {
+            "eager": fn,
+            "tf.function": tf.function(fn),
+            "XLA": tf.function(fn, jit_compile=True),
+        }
+        tables[name] = [
+            time_it(calls(f, args, n), items=n, repeats=repeats, label=mode)
+            for mode, f in modes.items()
+        ]
     return tables
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per row (default 5)")
-    parser.add_argument("--eager-batches", type=int, default=50,
-                        help="batches in the eager loop of chapter 6 (default 50)")
+    parser.add_argument(
+        "--eager-batches",
+        type=int,
+        default=50,
+        help="batches in the eager loop of chapter 6 (default 50)",
+    )
     parser.add_argument("--steps-per-execution", type=int, default=32)
-    parser.add_argument("--scale", type=int, default=10,
-                        help="calls per repeat in chapter 7: 100x, 4x, 4x this (default 10)")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=10,
+        help="calls per repeat in chapter 7: 100x, 4x, 4x this (default 10)",
+    )
     args = parser.parse_args(argv)
-    if args.repeats < 1 or args.eager_batches < 1 or args.steps_per_execution < 1 or args.scale < 1:
+    if (
+        args.repeats < 1
+        or args.eager_batches < 1
+        or args.steps_per_execution < 1
+        or args.scale < 1
+    ):
         parser.error("all counts must be at least 1")
 
     default_environment()
@@ -188,11 +240,19 @@ def main(argv: list[str] | None = None) -> int:
     speed6 = {t.label.split(" (")[0]: t.throughput for t in ch6}
     speed7 = {name: {t.label: t.throughput for t in rows} for name, rows in ch7.items()}
     print("Ratios (throughput over throughput; > 1 means the first is faster)")
-    print(f"  tf.function loop / fit()             {speed6['tf.function loop'] / speed6['fit()']:8.2f}")
-    print(f"  eager loop / tf.function loop        {speed6['eager loop'] / speed6['tf.function loop']:8.3f}")
+    print(
+        "  tf.function loop / fit()             "
+        f"{speed6['tf.function loop'] / speed6['fit()']:8.2f}"
+    )
+    print(
+        "  eager loop / tf.function loop        "
+        f"{speed6['eager loop'] / speed6['tf.function loop']:8.3f}"
+    )
     for name, row in speed7.items():
-        print(f"  {name:16} eager / tf.function  {row['eager'] / row['tf.function']:8.3f}"
-              f"   XLA / tf.function {row['XLA'] / row['tf.function']:6.2f}")
+        print(
+            f"  {name:16} eager / tf.function  {row['eager'] / row['tf.function']:8.3f}"
+            f"   XLA / tf.function {row['XLA'] / row['tf.function']:6.2f}"
+        )
     print(f"\n(total {time.perf_counter() - start:.0f} s)")
     return 0
 

@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from utils.book import default_data_dir  # noqa: E402
 
-VENDOR_CELL = '''\
+VENDOR_CELL = """\
 # Injected by scripts/check_robustness.py --vendor: the ops whose float32
 # results depend on the CPU vendor, recomputed with correctly rounded steps.
 import tensorflow as _tf
@@ -69,17 +69,17 @@ def _softmax(logits, name=None):
 _gm.rsqrt = _rsqrt
 _mo.reciprocal = _mo.inv = _tf.math.reciprocal = _reciprocal
 _gn.softmax = _softmax
-'''
+"""
 
 
-SEED_CELL = '''\
+SEED_CELL = """\
 # Injected by scripts/check_robustness.py --seed-offset: every seed moves.
 import keras as _keras
 
 _set_random_seed = _keras.utils.set_random_seed
 _keras.utils.set_random_seed = lambda seed: _set_random_seed(seed + {offset})
 _keras.utils.set_random_seed({offset} + 42)
-'''
+"""
 
 
 def perturbed_copy(path: Path, folder: Path, source: str) -> Path:
@@ -97,14 +97,22 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--vendor", action="store_true",
-                      help="recompute the vendor-dependent ops; compare every output")
-    mode.add_argument("--seed-offset", type=int, metavar="N",
-                      help="shift every seed by N; check that every cell runs and asserts hold")
+    mode.add_argument(
+        "--vendor",
+        action="store_true",
+        help="recompute the vendor-dependent ops; compare every output",
+    )
+    mode.add_argument(
+        "--seed-offset",
+        type=int,
+        metavar="N",
+        help="shift every seed by N; check that every cell runs and asserts hold",
+    )
     args = parser.parse_args(argv)
     source = VENDOR_CELL if args.vendor else SEED_CELL.format(offset=args.seed_offset)
     paths = [p.resolve() for p in args.notebooks] or sorted(
-        (ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+        (ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")
+    )
     env = dict(os.environ)
     data_dir = default_data_dir()
     if data_dir and "BOOK_DATA_DIR" not in env:
@@ -115,11 +123,26 @@ def main(argv: list[str]) -> int:
         folder = tmp / "chapters"
         folder.mkdir()
         copies = [perturbed_copy(p, folder, source) for p in paths]
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                   "--rootdir", str(tmp), "-c", os.devnull, "--nbval", "--nbval-current-env",
-                   "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"),
-                   "--nbval-cell-timeout", "600", *(["--nbval-lax"] if not args.vendor else []),
-                   *map(str, copies)]
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp),
+            "-c",
+            os.devnull,
+            "--nbval",
+            "--nbval-current-env",
+            "--nbval-sanitize-with",
+            str(ROOT / "tests" / "nbval_sanitize.cfg"),
+            "--nbval-cell-timeout",
+            "600",
+            *(["--nbval-lax"] if not args.vendor else []),
+            *map(str, copies),
+        ]
         return subprocess.run(command, cwd=tmp, env=env).returncode
 
 

@@ -45,16 +45,29 @@ def machine() -> dict:
         pass
     memory = "?"
     try:
-        kb = int(next(line for line in Path("/proc/meminfo").read_text().splitlines()
-                      if line.startswith("MemTotal")).split()[1])
+        kb = int(
+            next(
+                line
+                for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")
+            ).split()[1]
+        )
         memory = f"{kb / 2**20:.0f} GiB"
     except (OSError, StopIteration, ValueError):
         pass
     env_line = subprocess.run(
         [sys.executable, "-c", "from utils import setup_chapter; setup_chapter()"],
-        cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory": memory,
-            "os": f"{platform.system()} {platform.release()}", "environment": env_line}
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": memory,
+        "os": f"{platform.system()} {platform.release()}",
+        "environment": env_line,
+    }
 
 
 def chapter_table(results: list[dict]) -> list[str]:
@@ -73,8 +86,9 @@ def benchmarks() -> list[str]:
     script = ROOT / "scripts" / "benchmark.py"
     if not script.is_file():
         return ["The benchmark script is not part of the book yet."]
-    result = subprocess.run([sys.executable, str(script)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=1800)
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=1800
+    )
     if result.returncode != 0:
         raise RuntimeError(f"benchmark.py failed:\n{result.stderr[-3000:]}")
     return ["```text", *result.stdout.strip().splitlines(), "```"]

@@ -30,17 +30,23 @@ def skeleton(path: Path, title: str) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
     nb.cells = [
-        md(f"# {title}\n\n"
-           f"[Open this chapter in Colab]({book.colab_url(rel)})\n\n"
-           "*One-line summary.*\n\n"
-           "**You will learn:** ...\n\n"
-           "**Prerequisites:** ...\n\n"
-           "**Run time:** about N minutes on a 2-core CPU."),
+        md(
+            f"# {title}\n\n"
+            f"[Open this chapter in Colab]({book.colab_url(rel)})\n\n"
+            "*One-line summary.*\n\n"
+            "**You will learn:** ...\n\n"
+            "**Prerequisites:** ...\n\n"
+            "**Run time:** about N minutes on a 2-core CPU."
+        ),
         code(book.setup_cell(), metadata={"tags": ["hide-input"]}),
-        md("## A first section\n\nWhy before how: say what the code below shows "
-           "and what it should print."),
-        code("import tensorflow as tf\n\nresult = tf.reduce_sum(tf.range(4))\n"
-             "assert int(result) == 6\nint(result)"),
+        md(
+            "## A first section\n\nWhy before how: say what the code below shows "
+            "and what it should print."
+        ),
+        code(
+            "import tensorflow as tf\n\nresult = tf.reduce_sum(tf.range(4))\n"
+            "assert int(result) == 6\nint(result)"
+        ),
         md("## Summary\n\n- ..."),
         md("## Exercises\n\n1. ..."),
         md("**Solution 1.**"),

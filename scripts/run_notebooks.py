@@ -80,40 +80,51 @@ print(json.dumps({"machine": describe_machine(), "fingerprints": fingerprints(ru
 
 def this_machine() -> dict:
     """This machine's description and probe fingerprints, as a chapter's kernel would see them."""
-    result = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     if result.returncode != 0:
         raise RuntimeError(f"computing the probes failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout)
 
 
-def check_reference(here: dict, provenance: dict | None, new_reference: bool,
-                    all_chapters: bool) -> str | None:
+def check_reference(
+    here: dict, provenance: dict | None, new_reference: bool, all_chapters: bool
+) -> str | None:
     """Why this machine may not write outputs, or None when it may."""
     if not isinstance(here["machine"]["numerics"], dict):
-        return ("the numerics are not pinned here (BOOK_PIN_NUMERICS=0): outputs written "
-                "now would verify on no other machine")
+        return (
+            "the numerics are not pinned here (BOOK_PIN_NUMERICS=0): outputs written "
+            "now would verify on no other machine"
+        )
     if new_reference:
         return None if all_chapters else "--new-reference re-runs every chapter: name none"
     if provenance is None:
-        return (f"{PROVENANCE_PATH.name} does not exist yet: run with --new-reference "
-                "(every chapter) to make this machine the reference")
+        return (
+            f"{PROVENANCE_PATH.name} does not exist yet: run with --new-reference "
+            "(every chapter) to make this machine the reference"
+        )
     differ = differing_probes(provenance["reference"]["fingerprints"], here["fingerprints"])
     if differ:
-        return ("this machine computes other bits than the reference machine "
-                f"(probes {', '.join(differ)}); re-running some chapters here would mix "
-                "outputs of two machines. After an upgrade of TensorFlow or Keras, re-run "
-                "every chapter with --new-reference; otherwise use a machine that passes "
-                "the canary (tests/test_canary.py)")
+        return (
+            "this machine computes other bits than the reference machine "
+            f"(probes {', '.join(differ)}); re-running some chapters here would mix "
+            "outputs of two machines. After an upgrade of TensorFlow or Keras, re-run "
+            "every chapter with --new-reference; otherwise use a machine that passes "
+            "the canary (tests/test_canary.py)"
+        )
     return None
 
 
 def fresh_record(here: dict) -> dict:
     """A provenance record that makes ``here`` the reference machine."""
-    return {"about": "Where the stored outputs of the chapters were produced: written by "
-                     "scripts/run_notebooks.py, read by the canary (tests/test_canary.py) "
-                     "and the run-times appendix.",
-            "reference": here, "chapters": {}}
+    return {
+        "about": "Where the stored outputs of the chapters were produced: written by "
+        "scripts/run_notebooks.py, read by the canary (tests/test_canary.py) "
+        "and the run-times appendix.",
+        "reference": here,
+        "chapters": {},
+    }
 
 
 def normalise(nb: nbformat.NotebookNode) -> None:
@@ -124,8 +135,9 @@ def normalise(nb: nbformat.NotebookNode) -> None:
     for index, cell in enumerate(nb.cells):
         if not cell.get("id"):  # a cell added by hand: a stable id from its place and text
             digest = hashlib.sha1(f"{index}:{cell.source}".encode()).hexdigest()
-            cell.id = next(digest[i:i + 8] for i in range(len(digest) - 8)
-                           if digest[i:i + 8] not in ids)
+            cell.id = next(
+                digest[i : i + 8] for i in range(len(digest) - 8) if digest[i : i + 8] not in ids
+            )
             ids.add(cell.id)
         cell.metadata.pop("execution", None)
         cell.metadata.pop("collapsed", None)
@@ -149,7 +161,7 @@ def _kernel_peak_rss_mb(client: NotebookClient) -> float | None:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
-    except Exception:  # noqa: BLE001 - memory is reported where it can be
+    except Exception:
         return None
     return None
 
@@ -166,8 +178,13 @@ def run(path: Path, timeout: int = 900, write: bool = True) -> dict:
             cell.execution_count = None
     # coalesce_streams: a progress bar that redraws with carriage returns is
     # stored as its final text, as a reader's screen shows it.
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", coalesce_streams=True,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        coalesce_streams=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     peak = None
     start = time.perf_counter()
     with client.setup_kernel():
@@ -178,19 +195,28 @@ def run(path: Path, timeout: int = 900, write: bool = True) -> dict:
     if write:
         normalise(nb)
         nbformat.write(nb, path)
-    return {"notebook": str(path.relative_to(ROOT)), "seconds": round(seconds, 1),
-            "peak_rss_mib": None if peak is None else round(peak)}
+    return {
+        "notebook": str(path.relative_to(ROOT)),
+        "seconds": round(seconds, 1),
+        "peak_rss_mib": None if peak is None else round(peak),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--times", type=Path, help="write wall times and memory as JSON")
-    parser.add_argument("--no-write", action="store_true",
-                        help="execute only (to measure); leave the stored notebooks unchanged")
-    parser.add_argument("--new-reference", action="store_true",
-                        help="re-run every chapter and make this machine the reference "
-                             "(after upgrading TensorFlow or Keras)")
+    parser.add_argument(
+        "--no-write",
+        action="store_true",
+        help="execute only (to measure); leave the stored notebooks unchanged",
+    )
+    parser.add_argument(
+        "--new-reference",
+        action="store_true",
+        help="re-run every chapter and make this machine the reference "
+        "(after upgrading TensorFlow or Keras)",
+    )
     args = parser.parse_args(argv)
     default_environment()
     paths = args.notebooks or sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))

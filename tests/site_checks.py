@@ -35,7 +35,7 @@ class _LinkParser(HTMLParser):
             self.links.append((tag, attrs["href"]))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parse(path: Path) -> _LinkParser:
     parser = _LinkParser()
     parser.feed(path.read_text(encoding="utf-8", errors="replace"))
@@ -59,7 +59,9 @@ def broken_internal_links(html_root: Path) -> list[str]:
                 continue
             rel = page.relative_to(html_root).as_posix()
             if parts.path:
-                target_rel = posixpath.normpath(posixpath.join(posixpath.dirname(rel), unquote(parts.path)))
+                target_rel = posixpath.normpath(
+                    posixpath.join(posixpath.dirname(rel), unquote(parts.path))
+                )
                 if target_rel.startswith(".."):
                     problems.append(f"{rel}: {tag} {url!r} points outside the book")
                     continue
@@ -83,9 +85,19 @@ const done = arguments[arguments.length - 1];
 const ready = (window.MathJax && MathJax.startup && MathJax.startup.promise) || Promise.resolve();
 ready.then(() => {
   const images = Array.from(document.querySelectorAll('img'));
-  const broken = images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute('src'));
+  const broken = images.filter(i => !(i.complete && i.naturalWidth > 0))
+      .map(i => i.getAttribute('src'));
   const math = Array.from(document.querySelectorAll('.math'));
-  const rawMath = math.filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 60));
+  const rawMath = math.filter(m => !m.querySelector('mjx-container'))
+      .map(m => m.textContent.slice(0, 60));
+  // Code that scrolls sideways: open every toggle (hidden solutions too), then
+  // compare each block's content width with its box; report the longest line.
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  const scrolls = el => el.scrollWidth > el.clientWidth + 1;
+  const longest = el => el.innerText.split('\n')
+      .reduce((a, line) => (line.length > a.length ? line : a), '');
+  const codeBlocks = Array.from(document.querySelectorAll('.cell_input pre'));
+  const outputBlocks = Array.from(document.querySelectorAll('.cell_output pre'));
   const visible = el => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
   // Error outputs that the notebook stored (myst-nb gives them the class
   // "traceback"), and full Python tracebacks printed to a stream. A message
@@ -101,7 +113,12 @@ ready.then(() => {
   done({
     title: document.title,
     images: images.length, brokenImages: broken,
-    math: math.length, mathjax: document.querySelectorAll('mjx-container').length, rawMath: rawMath,
+    math: math.length, mathjax: document.querySelectorAll('mjx-container').length,
+    rawMath: rawMath,
+    codeBlocks: codeBlocks.length,
+    overflowingCode: codeBlocks.filter(scrolls).map(b => longest(b).slice(0, 120)),
+    outputBlocks: outputBlocks.length,
+    overflowingOutputs: outputBlocks.filter(scrolls).map(b => longest(b).slice(0, 120)),
     cells: document.querySelectorAll('.cell .cell_input').length,
     outputs: document.querySelectorAll('.cell_output').length,
     untaggedTracebacks: untagged,
@@ -119,8 +136,10 @@ def page_problems(facts: dict, *, chapter: str | None, colab_url: str | None) ->
     problems += [f"math left as raw TeX: {text!r}" for text in facts["rawMath"]]
     if facts["math"] and not facts["mathjax"]:
         problems.append("MathJax typeset nothing")
-    problems += [f"traceback outside a raises-exception cell: {text!r}"
-                 for text in facts["untaggedTracebacks"]]
+    problems += [
+        f"traceback outside a raises-exception cell: {text!r}"
+        for text in facts["untaggedTracebacks"]
+    ]
     if chapter is not None:
         if facts["cells"] == 0:
             problems.append("no code cells")

@@ -16,7 +16,8 @@ def test_keras3_appendix_is_up_to_date():
     assert not problems, problems
     assert notes, "no chapter has a labelled Keras 2 → 3 note"
     assert gather_keras3_notes.APPENDIX.read_text() == gather_keras3_notes.render(notes), (
-        "appendix/keras2_to_3.md is out of date: run python scripts/gather_keras3_notes.py")
+        "appendix/keras2_to_3.md is out of date: run python scripts/gather_keras3_notes.py"
+    )
 
 
 def test_every_keras3_note_in_a_chapter_is_labelled_and_gathered():
@@ -25,7 +26,9 @@ def test_every_keras3_note_in_a_chapter_is_labelled_and_gathered():
         raw = (ROOT / f"{chapter}.ipynb").read_text()
         n_admonitions = len(re.findall(r"\{admonition\}\s*Keras 2\s*(?:→|->)\s*3", raw))
         labels = set(re.findall(r"\((keras3-[a-z0-9-]+)\)=", raw))
-        assert len(labels) == n_admonitions, f"{chapter}: {n_admonitions} notes, {len(labels)} labels"
+        assert len(labels) == n_admonitions, (
+            f"{chapter}: {n_admonitions} notes, {len(labels)} labels"
+        )
         for label in labels:
             assert f"<{label}>`" in text, f"{label} of {chapter} is missing from the appendix"
 
@@ -34,8 +37,12 @@ def test_the_gatherer_finds_an_unlabelled_note(tmp_path, monkeypatch):
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# A chapter"),
-                nbformat.v4.new_markdown_cell("```{admonition} Keras 2 → 3: x\n:class: warning\nOld.\n```")]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# A chapter"),
+        nbformat.v4.new_markdown_cell(
+            "```{admonition} Keras 2 → 3: x\n:class: warning\nOld.\n```"
+        ),
+    ]
     (tmp_path / "chapters").mkdir()
     nbformat.write(nb, tmp_path / "chapters" / "99_x.ipynb")
     monkeypatch.setattr(gather_keras3_notes, "ROOT", tmp_path)
@@ -46,8 +53,13 @@ def test_the_gatherer_finds_an_unlabelled_note(tmp_path, monkeypatch):
 def test_run_times_page_covers_every_chapter():
     page = (ROOT / "appendix" / "run_times.md").read_text()
     for path in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")):
-        row = re.search(rf"^\| \[{path.stem}\]\(.*?\) \| (\d+) s \| ([\d,]+) MiB \|$", page, re.MULTILINE)
-        assert row, f"appendix/run_times.md has no measured row for {path.stem}: re-run scripts/measure_run_times.py"
+        row = re.search(
+            rf"^\| \[{path.stem}\]\(.*?\) \| (\d+) s \| ([\d,]+) MiB \|$", page, re.MULTILINE
+        )
+        assert row, (
+            f"appendix/run_times.md has no measured row for {path.stem}: "
+            "re-run scripts/measure_run_times.py"
+        )
     assert "## Chapters on a GPU" in page and "## The machine" in page
 
 
@@ -57,4 +69,5 @@ def test_run_times_page_says_where_the_outputs_come_from():
     page = (ROOT / "appendix" / "run_times.md").read_text()
     assert provenance_markdown(load_provenance()) in page, (
         "appendix/run_times.md does not show chapters/provenance.json: re-run "
-        "scripts/run_notebooks.py (it updates the section) or scripts/measure_run_times.py")
+        "scripts/run_notebooks.py (it updates the section) or scripts/measure_run_times.py"
+    )

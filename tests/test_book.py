@@ -7,13 +7,11 @@ test also shows that what nbval checked is what readers get.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
-import pytest
+import yaml
 
 from utils import book
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,8 +31,9 @@ def test_every_chapter_is_in_the_toc_and_every_entry_exists():
     for entry in listed:
         matches = [p for p in ROOT.glob(entry + ".*") if p.suffix in (".md", ".ipynb")]
         assert len(matches) == 1, f"_toc.yml lists {entry!r}, which does not exist"
-    chapters = {p.relative_to(ROOT).with_suffix("").as_posix()
-                for p in (ROOT / "chapters").glob("*.ipynb")}
+    chapters = {
+        p.relative_to(ROOT).with_suffix("").as_posix() for p in (ROOT / "chapters").glob("*.ipynb")
+    }
     missing = chapters - set(listed)
     assert not missing, f"notebooks missing from _toc.yml: {sorted(missing)}"
     numbered = [e for e in listed if e.startswith("chapters/")]
@@ -76,6 +75,6 @@ def test_chapter_pages_show_outputs_and_launch_buttons(built_book):
         html = page.read_text()
         assert html.count('class="cell_output') >= 3, f"{page.name} shows no outputs"
         rel = f"chapters/{page.stem}.ipynb"
-        launch = html.split('dropdown-launch-buttons', 1)[-1].split("</ul>", 1)[0]
-        assert 'dropdown-launch-buttons' in html, f"{page.name}: no launch buttons"
+        launch = html.split("dropdown-launch-buttons", 1)[-1].split("</ul>", 1)[0]
+        assert "dropdown-launch-buttons" in html, f"{page.name}: no launch buttons"
         assert f'href="{book.colab_url(rel)}"' in launch, f"{page.name}: no Colab button for {rel}"

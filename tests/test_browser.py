@@ -17,15 +17,13 @@ import functools
 import http.server
 import os
 import shutil
-import sys
 import threading
 from pathlib import Path
 
 import pytest
+from site_checks import PAGE_FACTS_JS, console_problems, page_problems
 
 from utils import book
-
-from site_checks import PAGE_FACTS_JS, console_problems, page_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,8 +35,10 @@ CHROMEDRIVER = shutil.which("chromedriver")
 def _require_browser():
     if CHROMIUM and CHROMEDRIVER:
         return
-    message = ("headless Chromium is not installed, so the browser test cannot run: "
-               "install Debian's packages with `apt-get install chromium chromium-driver`")
+    message = (
+        "headless Chromium is not installed, so the browser test cannot run: "
+        "install Debian's packages with `apt-get install chromium chromium-driver`"
+    )
     if os.environ.get("CI") == "true":
         pytest.fail(message + " (CI must run this test)")
     pytest.skip(message)
@@ -69,11 +69,20 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1280,1600",
-                 # No network: every host but localhost fails to resolve.
-                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1600",
+        # No network: every host but localhost fails to resolve.
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
@@ -84,27 +93,38 @@ def browser():
 
 
 def _pages(html: Path) -> list[Path]:
-    return sorted(p for p in html.rglob("*.html")
-                  if "_static" not in p.parts and p.name not in ("search.html", "genindex.html"))
+    return sorted(
+        p
+        for p in html.rglob("*.html")
+        if "_static" not in p.parts and p.name not in ("search.html", "genindex.html")
+    )
 
 
 def test_every_page_in_a_real_browser(built_book, server, browser):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     pages = _pages(built_book)
     assert len(pages) >= 2
-    report = {}
+    report, code_blocks, overflowing = {}, 0, []
     for page in pages:
         rel = page.relative_to(built_book).as_posix()
         browser.get(server + rel)
         facts = browser.execute_async_script(PAGE_FACTS_JS)
         browser.save_screenshot(str(SCREENSHOTS / (rel.replace("/", "__")[:-5] + ".png")))
-        chapter = rel[len("chapters/"):-5] if rel.startswith("chapters/") else None
+        chapter = rel[len("chapters/") : -5] if rel.startswith("chapters/") else None
         colab = book.colab_url(f"chapters/{chapter}.ipynb") if chapter else None
         problems = page_problems(facts, chapter=chapter, colab_url=colab)
         problems += console_problems(browser.get_log("browser"), server)
         if problems:
             report[rel] = problems
+        code_blocks += facts.get("codeBlocks", 0)
+        overflowing += [f"{rel}: {line}" for line in facts.get("overflowingCode", [])]
     assert not report, "\n".join(f"{page}:\n  " + "\n  ".join(p) for page, p in report.items())
+    # Code fits the page: at 1280 px at most 5% of the code blocks scroll sideways.
+    assert code_blocks > 0
+    assert len(overflowing) <= 0.05 * code_blocks, (
+        f"{len(overflowing)} of {code_blocks} code blocks scroll sideways at 1280 px; "
+        "their longest lines:\n" + "\n".join(overflowing[:30])
+    )
 
 
 def test_math_is_typeset_where_the_book_has_math(built_book, server, browser):
@@ -120,14 +140,19 @@ def test_the_browser_check_catches_planted_defects(tmp_path, browser):
     """A page with a broken image, raw TeX, a stray traceback and no launch link fails."""
     (tmp_path / "bad.html").write_text(
         # No MathJax on this page: as when its script cannot be fetched.
-        '<html><head></head><body>'
+        "<html><head></head><body>"
         '<img src="missing.png">'
         '<span class="math notranslate nohighlight">\\(x^2 \\foo{</span>'
-        '<div class="cell"><div class="cell_input">x</div>'
-        '<div class="cell_output"><pre>Traceback (most recent call last):\nValueError: boom</pre></div></div>'
+        '<div class="cell"><div class="cell_input"><pre>x</pre></div>'
+        '<div class="cell_output"><pre>Traceback (most recent call last):\n'
+        "ValueError: boom</pre></div></div>"
         # A message that a cell catches and prints is not a traceback.
-        '<div class="cell"><div class="cell_output"><pre>ValueError: printed on purpose</pre></div></div>'
-        '<script>console.error("planted")</script></body></html>')
+        '<div class="cell"><div class="cell_output">'
+        "<pre>ValueError: printed on purpose</pre></div></div>"
+        '<div class="cell" style="width: 700px"><div class="cell_input">'
+        '<pre style="overflow-x: auto">y = "' + "a very long line " * 20 + '"</pre></div></div>'
+        '<script>console.error("planted")</script></body></html>'
+    )
     handler = functools.partial(_QuietHandler, directory=str(tmp_path))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -141,7 +166,14 @@ def test_the_browser_check_catches_planted_defects(tmp_path, browser):
         httpd.shutdown()
         httpd.server_close()
     text = "\n".join(problems)
+    assert facts["codeBlocks"] == 2 and len(facts["overflowingCode"]) == 1
+    assert facts["overflowingCode"][0].startswith('y = "a very long line')
     assert "printed on purpose" not in text
-    for expected in ("image does not load", "math left as raw TeX", "traceback outside",
-                     "no launch link", "planted"):
+    for expected in (
+        "image does not load",
+        "math left as raw TeX",
+        "traceback outside",
+        "no launch link",
+        "planted",
+    ):
         assert expected in text, f"{expected!r} not detected in:\n{text}"

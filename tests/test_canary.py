@@ -39,13 +39,17 @@ STANDS_FOR = {
 
 def canary_message(differ: list[str], reference: dict, here: dict) -> str:
     """The explanation printed when this machine does not reproduce the reference."""
-    def machine(m):
-        return (f"{m['cpu']} ({m['instruction_sets']}, {m['logical_cpus']} logical CPUs), "
-                f"TensorFlow {m['tensorflow']}, Keras {m['keras']}, Python {m['python']}, "
-                f"numerics: {'pinned' if isinstance(m['numerics'], dict) else m['numerics']}")
 
-    affected = sorted({why for name in differ for key, why in STANDS_FOR.items()
-                       if name.startswith(key)})
+    def machine(m):
+        return (
+            f"{m['cpu']} ({m['instruction_sets']}, {m['logical_cpus']} logical CPUs), "
+            f"TensorFlow {m['tensorflow']}, Keras {m['keras']}, Python {m['python']}, "
+            f"numerics: {'pinned' if isinstance(m['numerics'], dict) else m['numerics']}"
+        )
+
+    affected = sorted(
+        {why for name in differ for key, why in STANDS_FOR.items() if name.startswith(key)}
+    )
     lines = [
         "This machine does not compute the book's reference numbers bit for bit.",
         f"  probes that differ: {', '.join(differ)}",
@@ -59,7 +63,9 @@ def canary_message(differ: list[str], reference: dict, here: dict) -> str:
         "    ./scripts/test --portable",
     ]
     if not isinstance(here["numerics"], dict):
-        lines.insert(-5, "The pins are off here (BOOK_PIN_NUMERICS=0): unset it to compare strictly.")
+        lines.insert(
+            -5, "The pins are off here (BOOK_PIN_NUMERICS=0): unset it to compare strictly."
+        )
     return "\n".join(lines)
 
 
@@ -75,15 +81,15 @@ def test_this_machine_computes_the_reference_numbers(portable_mode, here):
     reference = load_provenance()["reference"]
     differ = differing_probes(reference["fingerprints"], here)
     if differ:
-        pytest.exit(canary_message(differ, reference["machine"], describe_machine()),
-                    returncode=1)
+        pytest.exit(canary_message(differ, reference["machine"], describe_machine()), returncode=1)
 
 
 def test_the_reference_covers_every_probe(here):
     reference = load_provenance()["reference"]
     assert sorted(reference["fingerprints"]) == sorted(here), (
         f"{PROVENANCE_PATH.name} lists other probes than utils.reference.run_probes() "
-        "computes: re-run scripts/run_notebooks.py --new-reference")
+        "computes: re-run scripts/run_notebooks.py --new-reference"
+    )
 
 
 def test_every_chapter_has_provenance(root):
@@ -107,21 +113,35 @@ def test_without_the_pins_this_cpu_computes_other_numbers(root):
     """Where the pins matter (AVX-512 or AMX), removing them must trip the canary."""
     isa = isa_class()
     if "AVX-512" not in isa and "AMX" not in isa:
-        pytest.skip(f"this CPU ({isa}) offers TensorFlow no kernels beyond AVX2, so the "
-                    "pins change nothing here")
-    code = ("import json\n"
-            "from utils import setup_chapter\n"
-            "setup_chapter(verbose=False)\n"
-            "from utils.reference import fingerprints, run_probes\n"
-            "print(json.dumps(fingerprints(run_probes())))\n")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "TF_NUM_INTRAOP_THREADS")}
+        pytest.skip(
+            f"this CPU ({isa}) offers TensorFlow no kernels beyond AVX2, so the "
+            "pins change nothing here"
+        )
+    code = (
+        "import json\n"
+        "from utils import setup_chapter\n"
+        "setup_chapter(verbose=False)\n"
+        "from utils.reference import fingerprints, run_probes\n"
+        "print(json.dumps(fingerprints(run_probes())))\n"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "TF_NUM_INTRAOP_THREADS")
+    }
     env["BOOK_PIN_NUMERICS"] = "0"
-    result = subprocess.run([sys.executable, "-c", code], cwd=root, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     unpinned = json.loads(result.stdout)
     reference = load_provenance()["reference"]["fingerprints"]
     differ = differing_probes(reference, unpinned)
     assert any(name.startswith("matmul") for name in differ), (
-        f"without the pins, this {isa} CPU still computed the reference matrix products")
+        f"without the pins, this {isa} CPU still computed the reference matrix products"
+    )

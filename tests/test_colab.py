@@ -18,9 +18,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbclient import NotebookClient
 
 from utils import book
-from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,17 +29,26 @@ CHAPTERS = ["chapters/01_tensors.ipynb"]
 
 
 def _git(*args, cwd):
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
+    subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+        },
+    )
 
 
 @pytest.fixture(scope="module")
 def fake_remote(tmp_path_factory) -> str:
     """A git repository with the working tree's utils/, as a file:// URL."""
     remote = tmp_path_factory.mktemp("remote")
-    shutil.copytree(ROOT / "utils", remote / "utils",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "utils", remote / "utils", ignore=shutil.ignore_patterns("__pycache__"))
     _git("init", "-q", "-b", "main", cwd=remote)
     _git("add", "utils", cwd=remote)
     _git("commit", "-q", "-m", "book", cwd=remote)
@@ -73,13 +82,16 @@ def test_chapter_runs_as_on_colab(chapter, tmp_path, fake_remote, fake_colab, mo
     workdir = tmp_path / "content"  # Colab's working folder
     workdir.mkdir()
     monkeypatch.setenv("PYTHONPATH", str(fake_colab))
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(workdir)}})
+    client = NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+    )
     client.execute()  # raises CellExecutionError on any unexpected error or failed assert
 
     assert (workdir / "book" / "utils" / "__init__.py").is_file(), "the setup cell did not clone"
     printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
-    assert Path(printed.strip()).resolve() == (workdir / "book" / "utils" / "__init__.py").resolve()
+    assert (
+        Path(printed.strip()).resolve() == (workdir / "book" / "utils" / "__init__.py").resolve()
+    )
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             assert not (out.output_type == "stream" and out.name == "stderr"), out.text
@@ -91,7 +103,8 @@ def test_without_colab_nothing_is_cloned(tmp_path, fake_remote):
     source = source.replace("from utils import setup_chapter\n\nsetup_chapter()", "")
     script = tmp_path / "setup.py"
     script.write_text(source)
-    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "book").exists()

@@ -15,9 +15,14 @@ from utils.data import HousingDataUnavailable, housing_split, load_california_ho
 
 # Column means of fetch_california_housing().data, from ../shared/data/README.md.
 REFERENCE_MEANS = {
-    "MedInc": 3.870671, "HouseAge": 28.639486, "AveRooms": 5.429000,
-    "AveBedrms": 1.096675, "Population": 1425.476744, "AveOccup": 3.070655,
-    "Latitude": 35.631861, "Longitude": -119.569704,
+    "MedInc": 3.870671,
+    "HouseAge": 28.639486,
+    "AveRooms": 5.429000,
+    "AveBedrms": 1.096675,
+    "Population": 1425.476744,
+    "AveOccup": 3.070655,
+    "Latitude": 35.631861,
+    "Longitude": -119.569704,
 }
 
 
@@ -28,8 +33,9 @@ def test_mirror_matches_reference_statistics(mirror_dir):
     assert housing.feature_names == list(REFERENCE_MEANS)
     assert housing.target_names == ["MedHouseVal"]
     assert housing.frame is None
-    np.testing.assert_allclose(housing.data.mean(axis=0), list(REFERENCE_MEANS.values()),
-                               rtol=0, atol=5e-7)
+    np.testing.assert_allclose(
+        housing.data.mean(axis=0), list(REFERENCE_MEANS.values()), rtol=0, atol=5e-7
+    )
     assert round(housing.target.mean(), 6) == 2.068558
 
 
@@ -142,13 +148,16 @@ def test_split_is_reproducible_and_seeded(mirror_dir):
     assert not np.array_equal(a.X_train, c.X_train)
 
 
-@pytest.mark.parametrize("sizes, message", [
-    (dict(train=0.6, valid=0.2, test=0.3), "add up to 1"),
-    (dict(train=0.5, valid=0.2, test=0.2), "add up to 1"),
-    (dict(train=0.0, valid=0.5, test=0.5), "strictly between"),
-    (dict(train=1.2, valid=-0.1, test=-0.1), "strictly between"),
-    (dict(train="0.6", valid=0.2, test=0.2), "strictly between"),
-])
+@pytest.mark.parametrize(
+    "sizes, message",
+    [
+        (dict(train=0.6, valid=0.2, test=0.3), "add up to 1"),
+        (dict(train=0.5, valid=0.2, test=0.2), "add up to 1"),
+        (dict(train=0.0, valid=0.5, test=0.5), "strictly between"),
+        (dict(train=1.2, valid=-0.1, test=-0.1), "strictly between"),
+        (dict(train="0.6", valid=0.2, test=0.2), "strictly between"),
+    ],
+)
 def test_split_rejects_sizes_that_do_not_add_up(sizes, message, mirror_dir):
     with pytest.raises(ValueError, match=message):
         housing_split(data_dir=mirror_dir, **sizes)

@@ -30,11 +30,18 @@ def fake_run(variant, seed):
 
 # --------------------------------------------------------------------------- run_grid
 
+
 def test_run_grid_makes_one_tidy_row_per_run_in_order():
     seen = []
     rows = run_grid(fake_run, ["a", "b"], [0, 1, 2], progress=seen.append)
     assert [(r["variant"], r["seed"]) for r in rows] == [
-        ("a", 0), ("a", 1), ("a", 2), ("b", 0), ("b", 1), ("b", 2)]
+        ("a", 0),
+        ("a", 1),
+        ("a", 2),
+        ("b", 0),
+        ("b", 1),
+        ("b", 2),
+    ]
     assert list(rows[0]) == ["variant", "seed", "score", "n"]
     assert rows[4]["score"] == pytest.approx(0.61)
     assert seen == rows
@@ -45,19 +52,22 @@ def test_run_grid_accepts_numpy_seeds():
     assert [type(r["seed"]) for r in rows] == [int, int]
 
 
-@pytest.mark.parametrize("variants, seeds, error", [
-    ([], [0], ValueError),
-    (["a", "a"], [0], ValueError),
-    (["a", ""], [0], ValueError),
-    (["a", 3], [0], ValueError),
-    ("ab", [0], TypeError),
-    (["a"], [], ValueError),
-    (["a"], [0, 0], ValueError),
-    (["a"], [-1], ValueError),
-    (["a"], [True], ValueError),
-    (["a"], [1.5], ValueError),
-    (["a"], 3, TypeError),
-])
+@pytest.mark.parametrize(
+    "variants, seeds, error",
+    [
+        ([], [0], ValueError),
+        (["a", "a"], [0], ValueError),
+        (["a", ""], [0], ValueError),
+        (["a", 3], [0], ValueError),
+        ("ab", [0], TypeError),
+        (["a"], [], ValueError),
+        (["a"], [0, 0], ValueError),
+        (["a"], [-1], ValueError),
+        (["a"], [True], ValueError),
+        (["a"], [1.5], ValueError),
+        (["a"], 3, TypeError),
+    ],
+)
 def test_run_grid_rejects_bad_variants_and_seeds(variants, seeds, error):
     with pytest.raises(error):
         run_grid(fake_run, variants, seeds)
@@ -75,6 +85,7 @@ def test_run_grid_rejects_bad_run_functions():
 
 
 # --------------------------------------------------------------------------- tables
+
 
 def test_values_by_variant_pairs_runs_by_seed():
     rows = run_grid(fake_run, ["a", "b"], [2, 0, 1])
@@ -114,9 +125,13 @@ def test_summary_table_agrees_with_summarize():
 
 
 def test_format_table_rounds_and_aligns():
-    text = format_table([{"variant": "baseline", "f1": 0.51849, "n": 10},
-                         {"variant": "+ L2", "f1": -0.00001, "n": 10}],
-                        headers={"f1": "macro-F1"})
+    text = format_table(
+        [
+            {"variant": "baseline", "f1": 0.51849, "n": 10},
+            {"variant": "+ L2", "f1": -0.00001, "n": 10},
+        ],
+        headers={"f1": "macro-F1"},
+    )
     lines = text.splitlines()
     assert lines[0].split() == ["variant", "macro-F1", "n"]
     assert set(lines[1]) <= {"-", " "}
@@ -137,6 +152,7 @@ def test_format_table_rejects_bad_input():
 
 # --------------------------------------------------------------------------- statistics
 
+
 def test_summarize_matches_the_t_interval():
     values = [0.52, 0.55, 0.49, 0.58, 0.51]
     s = summarize(values)
@@ -149,15 +165,18 @@ def test_summarize_matches_the_t_interval():
     assert summarize(values, confidence=0.5).half_width < s.half_width
 
 
-@pytest.mark.parametrize("values, confidence, error", [
-    ([0.5], 0.95, ValueError),
-    ([0.5, float("nan")], 0.95, ValueError),
-    ([[0.5, 0.6], [0.5, 0.6]], 0.95, ValueError),
-    (["a", "b"], 0.95, TypeError),
-    ([0.5, 0.6], 1.0, ValueError),
-    ([0.5, 0.6], 0, ValueError),
-    ([0.5, 0.6], True, ValueError),
-])
+@pytest.mark.parametrize(
+    "values, confidence, error",
+    [
+        ([0.5], 0.95, ValueError),
+        ([0.5, float("nan")], 0.95, ValueError),
+        ([[0.5, 0.6], [0.5, 0.6]], 0.95, ValueError),
+        (["a", "b"], 0.95, TypeError),
+        ([0.5, 0.6], 1.0, ValueError),
+        ([0.5, 0.6], 0, ValueError),
+        ([0.5, 0.6], True, ValueError),
+    ],
+)
 def test_summarize_rejects_bad_input(values, confidence, error):
     with pytest.raises(error):
         summarize(values, confidence)
@@ -194,13 +213,16 @@ def test_paired_difference_handles_no_spread_without_warnings():
     assert (same.mean, same.p_value, same.significant) == (0.0, 1.0, False)
 
 
-@pytest.mark.parametrize("after, before, kwargs", [
-    ([0.5, 0.6, 0.7], [0.5, 0.6], {}),
-    ([0.5], [0.4], {}),
-    ([0.5, 0.6], [0.5, float("inf")], {}),
-    ([0.5, 0.6], [0.4, 0.5], {"n_boot": 10}),
-    ([0.5, 0.6], [0.4, 0.5], {"confidence": 95}),
-])
+@pytest.mark.parametrize(
+    "after, before, kwargs",
+    [
+        ([0.5, 0.6, 0.7], [0.5, 0.6], {}),
+        ([0.5], [0.4], {}),
+        ([0.5, 0.6], [0.5, float("inf")], {}),
+        ([0.5, 0.6], [0.4, 0.5], {"n_boot": 10}),
+        ([0.5, 0.6], [0.4, 0.5], {"confidence": 95}),
+    ],
+)
 def test_paired_difference_rejects_bad_input(after, before, kwargs):
     with pytest.raises(ValueError):
         paired_difference(after, before, **kwargs)
@@ -216,6 +238,7 @@ def test_same_variant_differences_are_all_ordered_pairs():
 
 # --------------------------------------------------------------------------- scoring
 
+
 def fixed_predictions(labels, n_classes=3):
     """A stand-in model that predicts the given labels, whatever the input."""
     return lambda X, training=False: np.eye(n_classes)[labels]
@@ -229,18 +252,22 @@ def test_classification_scores_macro_f1_and_accuracy():
     assert scores["accuracy"] == pytest.approx(5 / 6)
 
 
-@pytest.mark.parametrize("X, y", [
-    (np.zeros((3, 2)), np.array([0, 1])),
-    (np.zeros(3), np.array([0, 1, 2])),
-    (np.zeros((2, 2)), np.array([0.0, 1.0])),
-    (np.zeros((0, 2)), np.array([], dtype=int)),
-])
+@pytest.mark.parametrize(
+    "X, y",
+    [
+        (np.zeros((3, 2)), np.array([0, 1])),
+        (np.zeros(3), np.array([0, 1, 2])),
+        (np.zeros((2, 2)), np.array([0.0, 1.0])),
+        (np.zeros((0, 2)), np.array([], dtype=int)),
+    ],
+)
 def test_classification_scores_rejects_bad_input(X, y):
     with pytest.raises(ValueError):
         classification_scores(fixed_predictions([0, 1, 2]), X, y)
 
 
 # --------------------------------------------------------------------------- trainer (TensorFlow)
+
 
 @pytest.fixture(scope="module")
 def keras():
@@ -264,9 +291,11 @@ def tiny_builder(keras, hidden=8, slow=False, freeze=False):
     def build():
         first = keras.layers.Dense(hidden, activation="relu", name="first")
         first.trainable = not freeze
-        model = keras.Sequential([keras.Input((4,)), first,
-                                  keras.layers.Dense(2, activation="softmax", name="out")])
+        model = keras.Sequential(
+            [keras.Input((4,)), first, keras.layers.Dense(2, activation="softmax", name="out")]
+        )
         return (model, [first]) if slow else model
+
     return build
 
 
@@ -281,11 +310,16 @@ def test_trainer_repeats_a_fresh_run_exactly_and_traces_once(keras, tiny_data):
     assert all(len(curve) == 30 for curve in first.values())
     assert again == first  # the reused graph, reset to seed 0, repeats the first run
     assert other != first  # another seed: other weights and shuffling
-    new_trainer = RepeatedTrainer(tiny_builder(keras), n_epochs=30, batch_size=8, learning_rate=0.05)
+    new_trainer = RepeatedTrainer(
+        tiny_builder(keras), n_epochs=30, batch_size=8, learning_rate=0.05
+    )
     assert new_trainer.fit(1, X, y, validation_data=(X_valid, y_valid)) == other
     assert first["loss"][-1] < first["loss"][0] / 2
     assert classification_scores(trainer.model, X_valid, y_valid)["accuracy"] >= 0.8
-    assert again["val_accuracy"][-1] == classification_scores(trainer.model, X_valid, y_valid)["accuracy"]
+    assert (
+        again["val_accuracy"][-1]
+        == classification_scores(trainer.model, X_valid, y_valid)["accuracy"]
+    )
     assert set(trainer.fit(2, X, y)) == {"loss"}
     assert trainer.n_traces == 1
 
@@ -293,14 +327,21 @@ def test_trainer_repeats_a_fresh_run_exactly_and_traces_once(keras, tiny_data):
 def test_trainer_slow_and_frozen_layers(keras, tiny_data):
     X, y, _, _ = tiny_data
     for kwargs, moves in (({"slow": True}, True), ({"freeze": True}, False)):
-        trainer = RepeatedTrainer(tiny_builder(keras, **kwargs), n_epochs=3, batch_size=32,
-                                  learning_rate=0.01, slow_factor=0.01)
+        trainer = RepeatedTrainer(
+            tiny_builder(keras, **kwargs),
+            n_epochs=3,
+            batch_size=32,
+            learning_rate=0.01,
+            slow_factor=0.01,
+        )
         keras.utils.set_random_seed(3)
         start = tiny_builder(keras)().get_layer("first").get_weights()[0]
         trainer.fit(3, X, y)
         change = np.abs(trainer.model.get_layer("first").get_weights()[0] - start).max()
-        out_change = np.abs(trainer.model.get_layer("out").get_weights()[0]
-                            - tiny_builder(keras)().get_layer("out").get_weights()[0]).max()
+        out_change = np.abs(
+            trainer.model.get_layer("out").get_weights()[0]
+            - tiny_builder(keras)().get_layer("out").get_weights()[0]
+        ).max()
         # 3 Adam steps move a weight by about 3 learning rates at most.
         assert out_change > 0.005
         if moves:
@@ -319,17 +360,25 @@ def test_trainer_batches_are_equal_and_seeded(keras):
     assert trainer.batches(0, 3).shape == (3, 1, 3)
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    ({"build_model": 3}, TypeError),
-    ({"n_epochs": 0}, ValueError),
-    ({"batch_size": 2.5}, ValueError),
-    ({"learning_rate": -0.1}, ValueError),
-    ({"slow_factor": 0}, ValueError),
-    ({"n_epochs": True}, ValueError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"build_model": 3}, TypeError),
+        ({"n_epochs": 0}, ValueError),
+        ({"batch_size": 2.5}, ValueError),
+        ({"learning_rate": -0.1}, ValueError),
+        ({"slow_factor": 0}, ValueError),
+        ({"n_epochs": True}, ValueError),
+    ],
+)
 def test_trainer_rejects_bad_settings(keras, kwargs, error):
-    settings = {"build_model": tiny_builder(keras), "n_epochs": 2, "batch_size": 8,
-                "learning_rate": 0.01, **kwargs}
+    settings = {
+        "build_model": tiny_builder(keras),
+        "n_epochs": 2,
+        "batch_size": 8,
+        "learning_rate": 0.01,
+        **kwargs,
+    }
     with pytest.raises(error):
         RepeatedTrainer(settings.pop("build_model"), **settings)
 
@@ -348,12 +397,20 @@ def test_trainer_rejects_bad_data_and_models(keras, tiny_data):
     with pytest.raises(ValueError, match="features"):
         trainer.fit(0, X[:, :3], y)
     sizes = iter([8, 5])
-    changing = RepeatedTrainer(lambda: tiny_builder(keras, hidden=next(sizes))(), n_epochs=1,
-                               batch_size=16, learning_rate=0.01)
+    changing = RepeatedTrainer(
+        lambda: tiny_builder(keras, hidden=next(sizes))(),
+        n_epochs=1,
+        batch_size=16,
+        learning_rate=0.01,
+    )
     changing.fit(0, X, y)
     with pytest.raises(ValueError, match="architecture"):
         changing.fit(1, X, y)
     stranger = keras.layers.Dense(3)
     with pytest.raises(ValueError, match="not part of the model"):
-        RepeatedTrainer(lambda: (tiny_builder(keras)(), [stranger]), n_epochs=1, batch_size=8,
-                        learning_rate=0.01).fit(0, X, y)
+        RepeatedTrainer(
+            lambda: (tiny_builder(keras)(), [stranger]),
+            n_epochs=1,
+            batch_size=8,
+            learning_rate=0.01,
+        ).fit(0, X, y)

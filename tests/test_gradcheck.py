@@ -26,21 +26,24 @@ from utils.gradcheck import (  # noqa: E402
 
 
 def f(w1, w2):
-    return 3 * w1 ** 2 + 2 * w1 * w2
+    return 3 * w1**2 + 2 * w1 * w2
 
 
 @tf.custom_gradient
 def product(x, y):
     def grad(upstream):
         return upstream * y, upstream * x
+
     return x * y, grad
 
 
 @tf.custom_gradient
 def product_swapped(x, y):
     """Deliberately wrong: the two partial derivatives are swapped."""
+
     def grad(upstream):
         return upstream * x, upstream * y
+
     return x * y, grad
 
 
@@ -48,10 +51,12 @@ def product_swapped(x, y):
 def softplus(z):
     def grad(upstream):
         return upstream * (1 - 1 / (1 + tf.exp(z)))
+
     return tf.math.log(1 + tf.exp(-tf.abs(z))) + tf.maximum(tf.zeros_like(z), z), grad
 
 
 # --- correct gradients pass ---------------------------------------------------
+
 
 def test_numerical_gradients_of_the_chapter_function():
     g1, g2 = numerical_gradients(f, 5.0, 3.0)
@@ -69,7 +74,9 @@ def test_check_passes_and_reports():
     assert isinstance(report, GradCheckReport)
     assert report.max_abs_error < 1e-6
     assert str(report) == "gradients match at all 2 entries of 2 input(s)"
-    assert str(check_gradients(lambda x: x ** 2, 3.0)) == "gradients match at all 1 entry of 1 input(s)"
+    assert (
+        str(check_gradients(lambda x: x**2, 3.0)) == "gradients match at all 1 entry of 1 input(s)"
+    )
 
 
 def test_correct_custom_gradient_passes():
@@ -91,8 +98,8 @@ def test_matrix_inputs_and_unused_inputs():
 
 
 def test_tensor_and_integer_inputs_are_accepted():
-    check_gradients(lambda x: x ** 3, tf.constant([1.0, -2.0]))
-    check_gradients(lambda x: x ** 3, [1, 2])
+    check_gradients(lambda x: x**3, tf.constant([1.0, -2.0]))
+    check_gradients(lambda x: x**3, [1, 2])
 
 
 def test_stable_custom_softplus_passes_at_zero_and_far_out():
@@ -100,6 +107,7 @@ def test_stable_custom_softplus_passes_at_zero_and_far_out():
 
 
 # --- wrong gradients are detected ----------------------------------------------
+
 
 def test_wrong_custom_gradient_is_detected_and_listed():
     with pytest.raises(GradientMismatch) as info:
@@ -121,7 +129,8 @@ def test_autodiff_wrong_at_a_kink_is_detected():
 def test_nan_gradient_is_a_mismatch():
     @tf.custom_gradient
     def square(x):
-        return x ** 2, lambda upstream: upstream * np.nan
+        return x**2, lambda upstream: upstream * np.nan
+
     with pytest.raises(GradientMismatch, match="autodiff nan"):
         check_gradients(square, 3.0)
 
@@ -130,6 +139,7 @@ def test_listing_is_capped():
     @tf.custom_gradient
     def double(x):
         return 2 * x, lambda upstream: upstream
+
     with pytest.raises(GradientMismatch, match=r"\.\.\. and 7 more"):
         check_gradients(double, np.ones(10), max_listed=3)
 
@@ -137,13 +147,15 @@ def test_listing_is_capped():
 def test_small_error_within_tolerance_passes_and_fails_when_tightened():
     @tf.custom_gradient
     def almost(x):
-        return x ** 2, lambda upstream: upstream * (2 * x + 1e-7)
+        return x**2, lambda upstream: upstream * (2 * x + 1e-7)
+
     check_gradients(almost, 1.0)
     with pytest.raises(GradientMismatch):
         check_gradients(almost, 1.0, atol=0.0, rtol=1e-9)
 
 
 # --- bad input ------------------------------------------------------------------
+
 
 def test_not_callable():
     with pytest.raises(TypeError, match="callable"):
@@ -203,6 +215,7 @@ def test_float32_output_is_refused():
 def test_non_finite_output_is_refused():
     def naive_softplus(z):
         return tf.math.log(tf.exp(z) + 1)
+
     with pytest.raises(ValueError, match="not finite"):
         check_gradients(naive_softplus, 800.0)
 

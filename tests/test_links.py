@@ -28,8 +28,11 @@ def test_planted_broken_links_are_found(tmp_path):
         '<a href="#top">ok</a> <a href="sub/page.html#part">ok</a>'
         '<a href="#nowhere">bad anchor</a> <a href="missing.html">bad file</a>'
         '<a href="sub/page.html#gone">bad remote anchor</a> <img src="img/none.png">'
-        '<a href="https://example.org/x.html">external, not followed</a>')
-    (tmp_path / "sub" / "page.html").write_text('<p id="part">x</p><a href="../index.html#top">ok</a>')
+        '<a href="https://example.org/x.html">external, not followed</a>'
+    )
+    (tmp_path / "sub" / "page.html").write_text(
+        '<p id="part">x</p><a href="../index.html#top">ok</a>'
+    )
     problems = "\n".join(broken_internal_links(tmp_path))
     assert "#nowhere" in problems and "missing.html" in problems
     assert "#gone" in problems and "img/none.png" in problems

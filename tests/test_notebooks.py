@@ -8,7 +8,6 @@ log lines, the shared setup cell and a Colab link in every chapter.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import nbformat
@@ -22,7 +21,9 @@ CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 NOISE = re.compile(
     r"(Warning:|WARNING|DeprecationWarning|UserWarning|FutureWarning|"
     r"^[IWE]\d{4} |oneDNN custom operations|cpu_feature_guard|absl::|TF-TRT|Could not find cuda|"
-    r"Unable to register|E0000|W0000|I0000)", re.MULTILINE)
+    r"Unable to register|E0000|W0000|I0000)",
+    re.MULTILINE,
+)
 
 
 def code_cells(nb):
@@ -61,7 +62,8 @@ def test_executed_in_order(notebook):
     counts = [c.execution_count for c in code_cells(nb)]
     assert counts == list(range(1, len(counts) + 1)), (
         f"{path.name}: execution counts {counts[:10]}... are not 1..n; re-run it with "
-        "scripts/run_notebooks.py")
+        "scripts/run_notebooks.py"
+    )
     for cell in code_cells(nb):
         for out in cell.outputs:
             if out.output_type == "execute_result":
@@ -86,7 +88,8 @@ def test_no_warnings_or_log_noise(notebook):
         for out in cell.outputs:
             where = f"{path.name}, cell {cell.execution_count}"
             assert not (out.output_type == "stream" and out.name == "stderr"), (
-                f"{where} wrote to stderr: {out.text[:200]!r}")
+                f"{where} wrote to stderr: {out.text[:200]!r}"
+            )
             match = NOISE.search(output_text(out))
             assert not match, f"{where} shows log noise: {output_text(out)[:200]!r}"
 
@@ -102,42 +105,56 @@ def test_opening_cells(notebook):
     setup = code_cells(nb)[0]
     assert setup.source == book.setup_cell(), (
         f"{path.name}: the first code cell is not the shared setup cell "
-        "(scripts/book.py holds its text)")
+        "(scripts/book.py holds its text)"
+    )
     assert "hide-input" in setup.metadata.get("tags", [])
 
 
 def test_ends_with_summary_and_exercises(notebook):
     path, nb = notebook
-    headings = [line for c in nb.cells if c.cell_type == "markdown"
-                for line in c.source.splitlines() if line.startswith("## ")]
+    headings = [
+        line
+        for c in nb.cells
+        if c.cell_type == "markdown"
+        for line in c.source.splitlines()
+        if line.startswith("## ")
+    ]
     assert any(h.lower().startswith("## summary") for h in headings), path.name
     assert any(h.lower().startswith("## exercises") for h in headings), path.name
 
 
 def test_exercise_solutions_are_toggled(notebook):
     path, nb = notebook
-    start = next(i for i, c in enumerate(nb.cells)
-                 if c.cell_type == "markdown" and "## Exercises" in c.source)
+    start = next(
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "markdown" and "## Exercises" in c.source
+    )
     solutions = [c for c in nb.cells[start:] if c.cell_type == "code" and c.source.strip()]
     assert solutions, f"{path.name}: exercises without solution cells"
     for cell in solutions:
         tags = cell.metadata.get("tags", [])
         assert {"hide-input", "hide-cell"} & set(tags), (
-            f"{path.name}: solution cell {cell.execution_count} is not hidden behind a toggle")
+            f"{path.name}: solution cell {cell.execution_count} is not hidden behind a toggle"
+        )
 
 
 def test_no_keras2_only_apis_in_working_code(notebook):
     """Keras 2 idioms may appear only in cells that demonstrate why they fail."""
     path, nb = notebook
-    legacy = re.compile(r"\binput_shape\s*=|\.reset_states\(|compiled_loss|compiled_metrics|"
-                        r"add_metric\(|\.save\([^)]*\.h5['\"]|from tensorflow import keras|tf\.keras\b")
+    legacy = re.compile(
+        r"\binput_shape\s*=|\.reset_states\(|compiled_loss|compiled_metrics|"
+        r"add_metric\(|\.save\([^)]*\.h5['\"]|from tensorflow import keras|tf\.keras\b"
+    )
     for cell in code_cells(nb):
         tags = set(cell.metadata.get("tags", []))
         if tags & {"raises-exception", "keras2-demo"}:
             continue
         match = legacy.search(cell.source)
-        assert not match, (f"{path.name}, cell {cell.execution_count} uses {match.group(0)!r}; "
-                           "tag the cell keras2-demo if it demonstrates the old API")
+        assert not match, (
+            f"{path.name}, cell {cell.execution_count} uses {match.group(0)!r}; "
+            "tag the cell keras2-demo if it demonstrates the old API"
+        )
 
 
 def test_strict_mode_compares_nearly_every_cell():
@@ -145,7 +162,8 @@ def test_strict_mode_compares_nearly_every_cell():
     cells = [c for path in CHAPTERS for c in code_cells(nbformat.read(path, as_version=4))]
     ignored = [c for c in cells if "nbval-ignore-output" in c.metadata.get("tags", [])]
     assert len(cells) - len(ignored) >= 0.95 * len(cells), (
-        f"{len(ignored)} of {len(cells)} code cells are tagged nbval-ignore-output")
+        f"{len(ignored)} of {len(cells)} code cells are tagged nbval-ignore-output"
+    )
 
 
 def test_platform_dependent_cells_are_tagged_where_they_print(notebook):
@@ -153,5 +171,7 @@ def test_platform_dependent_cells_are_tagged_where_they_print(notebook):
     path, nb = notebook
     for cell in code_cells(nb):
         if "platform-dependent" in cell.metadata.get("tags", []):
-            assert cell.outputs, (f"{path.name}, cell {cell.execution_count} is tagged "
-                                  "platform-dependent but prints nothing")
+            assert cell.outputs, (
+                f"{path.name}, cell {cell.execution_count} is tagged "
+                "platform-dependent but prints nothing"
+            )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from utils.plotting import BOOK_STYLE, PALETTE, use_book_style  # noqa: E402
+from utils.plotting import BOOK_STYLE, PALETTE, use_book_style
 
 
 def test_book_style_is_applied():
@@ -16,8 +16,9 @@ def test_book_style_is_applied():
     use_book_style()
     for key, value in BOOK_STYLE.items():
         current = plt.rcParams[key]
-        assert (list(current) if isinstance(current, (list, tuple)) else current) == \
-            (list(value) if isinstance(value, tuple) else value), key
+        assert (list(current) if isinstance(current, (list, tuple)) else current) == (
+            list(value) if isinstance(value, tuple) else value
+        ), key
     colours = [c["color"] for c in plt.rcParams["axes.prop_cycle"]]
     assert colours == list(PALETTE)
     plt.rcdefaults()

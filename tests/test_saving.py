@@ -28,8 +28,9 @@ X = np.linspace(-1.0, 1.0, 24, dtype="float32").reshape(6, 4)
 
 def small_model(seed: int = 0) -> keras.Model:
     keras.utils.set_random_seed(seed)
-    return keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3, activation="relu"),
-                             keras.layers.Dense(1)])
+    return keras.Sequential(
+        [keras.Input(shape=(4,)), keras.layers.Dense(3, activation="relu"), keras.layers.Dense(1)]
+    )
 
 
 class ForgetfulScale(keras.layers.Layer):
@@ -82,11 +83,14 @@ def test_roundtrip_rejects_paths_that_are_not_keras_files(tmp_path, name):
 
 def test_roundtrip_fails_when_the_reload_predicts_differently(tmp_path):
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2),
-                              ForgetfulScale(3.0)])
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2), ForgetfulScale(3.0)])
     with pytest.raises(AssertionError, match="predict differently"):
-        assert_roundtrip(model, X, tmp_path / "forgetful.keras",
-                         custom_objects={"ForgetfulScale": ForgetfulScale})
+        assert_roundtrip(
+            model,
+            X,
+            tmp_path / "forgetful.keras",
+            custom_objects={"ForgetfulScale": ForgetfulScale},
+        )
 
 
 @pytest.mark.parametrize("bad", [X[:0], [X[:0], X[:0]], []])

@@ -10,16 +10,27 @@ import sys
 import pytest
 
 ENV_LINE = re.compile(
-    r"^TensorFlow \d+\.\d+\.\d+\S* \| Keras \d+\.\d+\.\d+\S* \| Python 3\.\d+ \| device: (CPU|.*GPU.*)$")
+    r"^TensorFlow \d+\.\d+\.\d+\S* \| Keras \d+\.\d+\.\d+\S* \| "
+    r"Python 3\.\d+ \| device: (CPU|.*GPU.*)$"
+)
 
 
 def run_python(code: str, root, **env_changes) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh Python, without the TensorFlow settings of this process."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TF_", "GLOG", "GRPC", "ONEDNN", "BOOK_PIN"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TF_", "GLOG", "GRPC", "ONEDNN", "BOOK_PIN"))
+    }
     env.update(env_changes)
-    return subprocess.run([sys.executable, "-c", code], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_setup_chapter_prints_two_lines_and_silences_tensorflow(root):
@@ -45,9 +56,11 @@ def test_setup_chapter_prints_two_lines_and_silences_tensorflow(root):
 
 def test_without_setup_tensorflow_is_noisy(root):
     """The control: the same work without setup_chapter() does log (so the test above can fail)."""
-    code = ("import tensorflow as tf\n"
-            "f = tf.function(lambda t: t * 2, jit_compile=True)\n"
-            "f(tf.constant(1.0))\n")
+    code = (
+        "import tensorflow as tf\n"
+        "f = tf.function(lambda t: t * 2, jit_compile=True)\n"
+        "f(tf.constant(1.0))\n"
+    )
     result = run_python(code, root)
     assert result.returncode == 0
     assert result.stderr.strip() != ""
@@ -88,21 +101,26 @@ def test_environment_line_format():
 
 
 def test_setup_pins_the_numerics_before_tensorflow_starts(root):
-    code = ("from utils import setup_chapter\n"
-            "setup_chapter(verbose=False)\n"
-            "import os, tensorflow as tf\n"
-            "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], os.environ['ONEDNN_MAX_CPU_ISA'],\n"
-            "      os.environ['TF_NUM_INTRAOP_THREADS'])\n")
+    code = (
+        "from utils import setup_chapter\n"
+        "setup_chapter(verbose=False)\n"
+        "import os, tensorflow as tf\n"
+        "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], os.environ['ONEDNN_MAX_CPU_ISA'],\n"
+        "      os.environ['TF_NUM_INTRAOP_THREADS'])\n"
+    )
     result = run_python(code, root)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["0", "AVX2", "2"]
 
 
 def test_pins_can_be_turned_off(root):
-    code = ("from utils import setup_chapter\n"
-            "setup_chapter()\n"
-            "import os\n"
-            "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), os.environ.get('TF_NUM_INTRAOP_THREADS'))\n")
+    code = (
+        "from utils import setup_chapter\n"
+        "setup_chapter()\n"
+        "import os\n"
+        "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'),\n"
+        "      os.environ.get('TF_NUM_INTRAOP_THREADS'))\n"
+    )
     result = run_python(code, root, BOOK_PIN_NUMERICS="0")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -111,9 +129,7 @@ def test_pins_can_be_turned_off(root):
 
 
 def test_pinning_after_tensorflow_was_imported_is_refused(root):
-    code = ("import tensorflow\n"
-            "from utils import setup_chapter\n"
-            "setup_chapter()\n")
+    code = "import tensorflow\nfrom utils import setup_chapter\nsetup_chapter()\n"
     result = run_python(code, root)
     assert result.returncode != 0
     assert "TensorFlow was imported before setup_chapter() could pin its numerics" in result.stderr
@@ -121,12 +137,14 @@ def test_pinning_after_tensorflow_was_imported_is_refused(root):
 
 def test_a_rerun_setup_cell_is_fine(root):
     """Running the setup cell twice in one kernel must not fail."""
-    code = ("from utils import setup_chapter\n"
-            "setup_chapter(verbose=False)\n"
-            "import tensorflow as tf\n"
-            "tf.constant(1.0) + 1\n"
-            "setup_chapter(verbose=False)\n"
-            "print('ok')\n")
+    code = (
+        "from utils import setup_chapter\n"
+        "setup_chapter(verbose=False)\n"
+        "import tensorflow as tf\n"
+        "tf.constant(1.0) + 1\n"
+        "setup_chapter(verbose=False)\n"
+        "print('ok')\n"
+    )
     result = run_python(code, root)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ok\n"

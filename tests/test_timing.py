@@ -6,10 +6,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import pytest
 
-from utils.timing import Timing, plot_throughput, speed_table, time_it  # noqa: E402
+from utils.timing import Timing, plot_throughput, speed_table, time_it
 
 
 def fake_clock(durations):
@@ -27,8 +27,14 @@ def test_median_and_throughput():
 
 def test_time_it_counts_warmup_and_repeats():
     calls = []
-    t = time_it(lambda: calls.append(1), repeats=4, warmup=2, items=10, label="x",
-                clock=fake_clock([0.5, 0.1, 0.2, 0.9]))
+    t = time_it(
+        lambda: calls.append(1),
+        repeats=4,
+        warmup=2,
+        items=10,
+        label="x",
+        clock=fake_clock([0.5, 0.1, 0.2, 0.9]),
+    )
     assert len(calls) == 6
     assert t.label == "x" and t.items == 10
     assert t.seconds == pytest.approx((0.5, 0.1, 0.2, 0.9))
@@ -50,10 +56,17 @@ def test_zero_time_gives_infinite_throughput():
     assert Timing("instant", (0.0,)).throughput == float("inf")
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"repeats": 0}, {"repeats": 1.5}, {"repeats": True},
-    {"warmup": -1}, {"items": 0}, {"items": "10"},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"repeats": 0},
+        {"repeats": 1.5},
+        {"repeats": True},
+        {"warmup": -1},
+        {"items": 0},
+        {"items": "10"},
+    ],
+)
 def test_time_it_rejects_bad_counts(kwargs):
     with pytest.raises(ValueError):
         time_it(lambda: None, **kwargs)

@@ -20,10 +20,17 @@ from utils.versions import (
 )
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("2.19.1", (2, 19, 1)), ("3.13", (3, 13)), ("2.21.0rc1", (2, 21, 0)),
-    ("3.15.1.dev2026", (3, 15, 1)), ("2.20.0-dev20260101", (2, 20, 0)), ("10", (10,)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2.19.1", (2, 19, 1)),
+        ("3.13", (3, 13)),
+        ("2.21.0rc1", (2, 21, 0)),
+        ("3.15.1.dev2026", (3, 15, 1)),
+        ("2.20.0-dev20260101", (2, 20, 0)),
+        ("10", (10,)),
+    ],
+)
 def test_parse_version(text, expected):
     assert parse_version(text) == expected
 
@@ -44,7 +51,9 @@ def test_the_installed_stack_is_supported():
 def test_too_old_names_each_old_or_missing_package():
     assert too_old({"tensorflow": "2.21.0", "keras": "3.15.1"}) == {}
     assert too_old({"tensorflow": "2.16.2", "keras": "3.3.3"}) == {
-        "tensorflow": "2.16.2", "keras": "3.3.3"}
+        "tensorflow": "2.16.2",
+        "keras": "3.3.3",
+    }
     assert too_old({"tensorflow": "2.19.1", "keras": "3.10.0"}) == {"keras": "3.10.0"}
     assert too_old({"tensorflow": None, "keras": "3.15.1"}) == {"tensorflow": None}
     floor = MIN_VERSIONS["keras"]
@@ -77,8 +86,11 @@ def test_on_colab_an_old_keras_is_upgraded(monkeypatch):
         state["keras"] = "3.15.1"
         return subprocess.CompletedProcess(command, 0)
 
-    monkeypatch.setattr(versions, "installed_version",
-                        lambda name: "2.19.1" if name == "tensorflow" else state["keras"])
+    monkeypatch.setattr(
+        versions,
+        "installed_version",
+        lambda name: "2.19.1" if name == "tensorflow" else state["keras"],
+    )
     monkeypatch.setattr(versions, "_on_colab", lambda: True)
     monkeypatch.setattr(versions.subprocess, "run", fake_pip)
     monkeypatch.delitem(sys.modules, "keras", raising=False)
@@ -89,19 +101,22 @@ def test_on_colab_an_old_keras_is_upgraded(monkeypatch):
 
 
 def test_on_colab_an_imported_keras_needs_a_restart(monkeypatch):
-    monkeypatch.setattr(versions, "installed_version",
-                        lambda name: "2.19.1" if name == "tensorflow" else "3.10.0")
+    monkeypatch.setattr(
+        versions, "installed_version", lambda name: "2.19.1" if name == "tensorflow" else "3.10.0"
+    )
     monkeypatch.setattr(versions, "_on_colab", lambda: True)
-    monkeypatch.setattr(versions.subprocess, "run",
-                        lambda command, check: subprocess.CompletedProcess(command, 0))
+    monkeypatch.setattr(
+        versions.subprocess, "run", lambda command, check: subprocess.CompletedProcess(command, 0)
+    )
     monkeypatch.setitem(sys.modules, "keras", object())
     with pytest.raises(UnsupportedVersionError, match="restart the runtime"):
         check_versions()
 
 
 def test_on_colab_an_old_tensorflow_is_not_upgraded(monkeypatch):
-    monkeypatch.setattr(versions, "installed_version",
-                        lambda name: "2.16.2" if name == "tensorflow" else "3.3.3")
+    monkeypatch.setattr(
+        versions, "installed_version", lambda name: "2.16.2" if name == "tensorflow" else "3.3.3"
+    )
     monkeypatch.setattr(versions, "_on_colab", lambda: True)
 
     def no_pip(*args, **kwargs):
@@ -122,8 +137,9 @@ def test_the_readme_states_the_supported_range(root):
 
 
 def test_the_check_can_be_skipped_to_try_an_older_release(monkeypatch):
-    monkeypatch.setattr(versions, "installed_version", {"tensorflow": "2.16.2",
-                                                        "keras": "3.3.3"}.get)
+    monkeypatch.setattr(
+        versions, "installed_version", {"tensorflow": "2.16.2", "keras": "3.3.3"}.get
+    )
     monkeypatch.setenv("BOOK_SKIP_VERSION_CHECK", "1")
     assert check_versions() is None
     monkeypatch.setenv("BOOK_SKIP_VERSION_CHECK", "0")

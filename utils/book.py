@@ -8,7 +8,7 @@ the table of contents once, in ``_toc.yml``; everything else reads them here.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +43,7 @@ def chapter_paths() -> list[Path]:
     return sorted((ROOT / "chapters").glob(CHAPTER_GLOB))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _yaml(name: str) -> dict:
     import yaml
 
@@ -71,8 +71,7 @@ def repository_branch() -> str:
 def colab_url(notebook: str) -> str:
     """The Colab address of a chapter, e.g. for ``chapters/01_tensors.ipynb``."""
     slug = repository_url().removeprefix("https://github.com/")
-    return (f"https://colab.research.google.com/github/{slug}/blob/"
-            f"{repository_branch()}/{notebook}")
+    return f"https://colab.research.google.com/github/{slug}/blob/{repository_branch()}/{notebook}"
 
 
 def toc_files() -> list[str]:
@@ -92,7 +91,7 @@ def toc_files() -> list[str]:
     return files
 
 
-SETUP_CELL_TEMPLATE = '''\
+SETUP_CELL_TEMPLATE = """\
 # Setup: make the book's `utils` importable (on Colab, fetch it first), then
 # check the TensorFlow and Keras releases, quiet TensorFlow's logs, pin its
 # CPU numerics, fix the seeds and report the environment.
@@ -112,7 +111,7 @@ for folder in (Path("book"), Path.cwd().parent, Path.cwd()):
 
 from utils import setup_chapter
 
-setup_chapter()'''
+setup_chapter()"""
 
 
 def setup_cell() -> str:

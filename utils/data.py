@@ -28,8 +28,14 @@ DATA_DIR_ENV = "BOOK_DATA_DIR"
 MIRROR_FILENAME = "cal_housing.data.gz"
 MIRROR_SHA256 = "d3d8a1a722ae78f91134862727d27a70b1415e7d512a89140406248687f4b902"
 FEATURE_NAMES = [
-    "MedInc", "HouseAge", "AveRooms", "AveBedrms",
-    "Population", "AveOccup", "Latitude", "Longitude",
+    "MedInc",
+    "HouseAge",
+    "AveRooms",
+    "AveBedrms",
+    "Population",
+    "AveOccup",
+    "Latitude",
+    "Longitude",
 ]
 TARGET_NAMES = ["MedHouseVal"]
 N_SAMPLES = 20_640
@@ -55,16 +61,21 @@ def _read_mirror(path: Path) -> np.ndarray:
         raw = gzip.decompress(path.read_bytes())
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise HousingDataUnavailable(
-            _help_message(f"{path} is not a readable gzip file: {exc}")) from exc
+            _help_message(f"{path} is not a readable gzip file: {exc}")
+        ) from exc
     digest = hashlib.sha256(raw).hexdigest()
     if digest != MIRROR_SHA256:
-        raise HousingDataUnavailable(_help_message(
-            f"{path} is corrupt: sha256 {digest[:12]}... does not match "
-            f"{MIRROR_SHA256[:12]}..."))
+        raise HousingDataUnavailable(
+            _help_message(
+                f"{path} is corrupt: sha256 {digest[:12]}... does not match "
+                f"{MIRROR_SHA256[:12]}..."
+            )
+        )
     table = np.loadtxt(io.BytesIO(raw), delimiter=",")
     if table.shape != (N_SAMPLES, 9):
-        raise HousingDataUnavailable(_help_message(
-            f"{path} has shape {table.shape}, expected ({N_SAMPLES}, 9)"))
+        raise HousingDataUnavailable(
+            _help_message(f"{path} has shape {table.shape}, expected ({N_SAMPLES}, 9)")
+        )
     return table
 
 
@@ -83,13 +94,21 @@ def _bunch_from_table(table: np.ndarray):
         from sklearn.datasets._base import load_descr
 
         descr = load_descr("california_housing.rst")
-    except Exception:  # noqa: BLE001 - the description is a nicety
+    except Exception:
         descr = "California housing dataset (offline mirror)."
-    return Bunch(data=data, target=target, frame=None, target_names=list(TARGET_NAMES),
-                 feature_names=list(FEATURE_NAMES), DESCR=descr)
+    return Bunch(
+        data=data,
+        target=target,
+        frame=None,
+        target_names=list(TARGET_NAMES),
+        feature_names=list(FEATURE_NAMES),
+        DESCR=descr,
+    )
 
 
-def load_california_housing(*, return_X_y: bool = False, data_dir: str | os.PathLike | None = None):
+def load_california_housing(
+    *, return_X_y: bool = False, data_dir: str | os.PathLike | None = None
+):
     """Return what :func:`sklearn.datasets.fetch_california_housing` returns.
 
     Args:
@@ -114,8 +133,11 @@ def load_california_housing(*, return_X_y: bool = False, data_dir: str | os.Path
     if data_dir is not None:
         path = Path(data_dir).expanduser() / MIRROR_FILENAME
         if not path.is_file():
-            raise HousingDataUnavailable(_help_message(
-                f"{DATA_DIR_ENV}/data_dir is {str(data_dir)!r} but {path} does not exist"))
+            raise HousingDataUnavailable(
+                _help_message(
+                    f"{DATA_DIR_ENV}/data_dir is {str(data_dir)!r} but {path} does not exist"
+                )
+            )
         bunch = _bunch_from_table(_read_mirror(path))
     else:
         from sklearn.datasets import fetch_california_housing
@@ -123,8 +145,9 @@ def load_california_housing(*, return_X_y: bool = False, data_dir: str | os.Path
         try:
             bunch = fetch_california_housing()
         except (OSError, ValueError) as exc:  # URLError is an OSError
-            raise HousingDataUnavailable(_help_message(
-                f"scikit-learn could not download it: {exc}")) from None
+            raise HousingDataUnavailable(
+                _help_message(f"scikit-learn could not download it: {exc}")
+            ) from None
     if return_X_y:
         return bunch.data, bunch.target
     return bunch
@@ -156,8 +179,14 @@ class HousingSplit:
         return len(self.X_train), len(self.X_valid), len(self.X_test)
 
 
-def housing_split(*, train: float = 0.6, valid: float = 0.2, test: float = 0.2,
-                  random_state: int = 42, data_dir=None) -> HousingSplit:
+def housing_split(
+    *,
+    train: float = 0.6,
+    valid: float = 0.2,
+    test: float = 0.2,
+    random_state: int = 42,
+    data_dir=None,
+) -> HousingSplit:
     """The book's standard split of California housing, scaled.
 
     The fractions ``train``, ``valid`` and ``test`` of the 20,640 samples
@@ -181,13 +210,17 @@ def housing_split(*, train: float = 0.6, valid: float = 0.2, test: float = 0.2,
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
             raise ValueError(f"{name} must be a fraction strictly between 0 and 1, got {value!r}")
     if abs(sum(fractions.values()) - 1.0) > 1e-9:
-        raise ValueError(f"train + valid + test must add up to 1, got "
-                         f"{train} + {valid} + {test} = {sum(fractions.values()):.6g}")
+        raise ValueError(
+            f"train + valid + test must add up to 1, got "
+            f"{train} + {valid} + {test} = {sum(fractions.values()):.6g}"
+        )
     X, y = load_california_housing(return_X_y=True, data_dir=data_dir)
     X_full, X_test, y_full, y_test = train_test_split(
-        X, y, test_size=test, random_state=random_state)
+        X, y, test_size=test, random_state=random_state
+    )
     X_train, X_valid, y_train, y_valid = train_test_split(
-        X_full, y_full, test_size=valid / (train + valid), random_state=random_state)
+        X_full, y_full, test_size=valid / (train + valid), random_state=random_state
+    )
     if min(len(X_train), len(X_valid), len(X_test)) == 0:
         raise ValueError("the split leaves an empty set; choose other sizes")
     assert len(X_train) + len(X_valid) + len(X_test) == len(X)
@@ -200,7 +233,15 @@ def housing_split(*, train: float = 0.6, valid: float = 0.2, test: float = 0.2,
         return a.astype(np.float32).reshape(-1, 1)
 
     return HousingSplit(
-        X_train=scaled(X_train), X_valid=scaled(X_valid), X_test=scaled(X_test),
-        y_train=column(y_train), y_valid=column(y_valid), y_test=column(y_test),
-        X_train_raw=X_train, X_valid_raw=X_valid, X_test_raw=X_test,
-        scaler=scaler, feature_names=tuple(FEATURE_NAMES))
+        X_train=scaled(X_train),
+        X_valid=scaled(X_valid),
+        X_test=scaled(X_test),
+        y_train=column(y_train),
+        y_valid=column(y_valid),
+        y_test=column(y_test),
+        X_train_raw=X_train,
+        X_valid_raw=X_valid,
+        X_test_raw=X_test,
+        scaler=scaler,
+        feature_names=tuple(FEATURE_NAMES),
+    )

@@ -47,6 +47,7 @@ _RESERVED = ("variant", "seed")
 # Running the grid
 # ---------------------------------------------------------------------------
 
+
 def _check_seeds(seeds) -> list[int]:
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
         raise TypeError(f"seeds must be a sequence of ints, got {type(seeds).__name__}")
@@ -75,8 +76,13 @@ def _check_variants(variants) -> list[str]:
     return variants
 
 
-def run_grid(run_one: Callable[[str, int], Mapping], variants: Sequence[str],
-             seeds: Sequence[int], *, progress: Callable[[dict], None] | None = None) -> list[dict]:
+def run_grid(
+    run_one: Callable[[str, int], Mapping],
+    variants: Sequence[str],
+    seeds: Sequence[int],
+    *,
+    progress: Callable[[dict], None] | None = None,
+) -> list[dict]:
     """Run every variant with every seed; return one row (a dict) per run.
 
     The seeds are the same for every variant, so that run ``(B, seed)`` can
@@ -111,16 +117,20 @@ def run_grid(run_one: Callable[[str, int], Mapping], variants: Sequence[str],
         for seed in seeds:
             result = run_one(variant, seed)
             if not isinstance(result, Mapping):
-                raise TypeError(f"run_one({variant!r}, {seed}) returned "
-                                f"{type(result).__name__}, expected a mapping of results")
+                raise TypeError(
+                    f"run_one({variant!r}, {seed}) returned "
+                    f"{type(result).__name__}, expected a mapping of results"
+                )
             clash = [k for k in _RESERVED if k in result]
             if clash:
                 raise ValueError(f"run_one returned the reserved key(s) {clash}")
             if keys is None:
                 keys = list(result)
             elif list(result) != keys:
-                raise ValueError(f"run_one({variant!r}, {seed}) returned keys {list(result)}, "
-                                 f"but earlier runs returned {keys}")
+                raise ValueError(
+                    f"run_one({variant!r}, {seed}) returned keys {list(result)}, "
+                    f"but earlier runs returned {keys}"
+                )
             row = {"variant": variant, "seed": seed, **result}
             rows.append(row)
             if progress is not None:
@@ -128,8 +138,9 @@ def run_grid(run_one: Callable[[str, int], Mapping], variants: Sequence[str],
     return rows
 
 
-def values_by_variant(rows: Sequence[Mapping], metric: str,
-                      variants: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+def values_by_variant(
+    rows: Sequence[Mapping], metric: str, variants: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
     """The values of one metric per variant, as arrays ordered by seed.
 
     Every variant must have been run with the same seeds (checked), so that
@@ -156,8 +167,10 @@ def values_by_variant(rows: Sequence[Mapping], metric: str,
     per_variant: dict[str, dict[int, float]] = {v: {} for v in _check_variants(variants)}
     for row in rows:
         if metric not in row:
-            raise ValueError(f"unknown metric {metric!r}; the table has "
-                             f"{[k for k in row if k not in _RESERVED]}")
+            raise ValueError(
+                f"unknown metric {metric!r}; the table has "
+                f"{[k for k in row if k not in _RESERVED]}"
+            )
         if row["variant"] not in per_variant:
             continue
         seeds = per_variant[row["variant"]]
@@ -171,14 +184,17 @@ def values_by_variant(rows: Sequence[Mapping], metric: str,
         if reference is None:
             reference = sorted(seeds)
         elif sorted(seeds) != reference:
-            raise ValueError(f"variant {variant!r} was run with seeds {sorted(seeds)}, "
-                             f"others with {reference}: the runs cannot be paired")
+            raise ValueError(
+                f"variant {variant!r} was run with seeds {sorted(seeds)}, "
+                f"others with {reference}: the runs cannot be paired"
+            )
     return {v: np.array([s[k] for k in reference]) for v, s in per_variant.items()}
 
 
 # ---------------------------------------------------------------------------
 # Statistics
 # ---------------------------------------------------------------------------
+
 
 def _as_sample(values, name: str = "values", min_size: int = 2) -> np.ndarray:
     try:
@@ -195,8 +211,11 @@ def _as_sample(values, name: str = "values", min_size: int = 2) -> np.ndarray:
 
 
 def _check_confidence(confidence) -> float:
-    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real) \
-            or not 0.0 < confidence < 1.0:
+    if (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, numbers.Real)
+        or not 0.0 < confidence < 1.0
+    ):
         raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
     return float(confidence)
 
@@ -278,8 +297,9 @@ class PairedDifference:
         return self.ci_low > 0 or self.ci_high < 0
 
 
-def paired_difference(after, before, *, confidence: float = 0.95, n_boot: int = 10_000,
-                      seed: int = 0) -> PairedDifference:
+def paired_difference(
+    after, before, *, confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0
+) -> PairedDifference:
     """Compare two variants run with the same seeds, seed by seed.
 
     Works on the differences ``d_i = after_i - before_i``: their mean, a t
@@ -300,7 +320,9 @@ def paired_difference(after, before, *, confidence: float = 0.95, n_boot: int = 
     confidence = _check_confidence(confidence)
     after, before = _as_sample(after, "after"), _as_sample(before, "before")
     if after.shape != before.shape:
-        raise ValueError(f"paired samples need the same length, got {len(after)} and {len(before)}")
+        raise ValueError(
+            f"paired samples need the same length, got {len(after)} and {len(before)}"
+        )
     if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 100:
         raise ValueError(f"n_boot must be an int >= 100, got {n_boot!r}")
     diffs = after - before
@@ -318,8 +340,18 @@ def paired_difference(after, before, *, confidence: float = 0.95, n_boot: int = 
     boot_means = diffs[rng.integers(0, n, size=(int(n_boot), n))].mean(axis=1)
     alpha = 1.0 - confidence
     boot_low, boot_high = np.quantile(boot_means, [alpha / 2, 1 - alpha / 2])
-    return PairedDifference(n, mean, std, float(low), float(high), p_value,
-                            float(boot_low), float(boot_high), int((diffs > 0).sum()), confidence)
+    return PairedDifference(
+        n,
+        mean,
+        std,
+        float(low),
+        float(high),
+        p_value,
+        float(boot_low),
+        float(boot_high),
+        int((diffs > 0).sum()),
+        confidence,
+    )
 
 
 def same_variant_differences(values) -> np.ndarray:
@@ -339,8 +371,13 @@ def same_variant_differences(values) -> np.ndarray:
     return diffs[~np.eye(len(sample), dtype=bool)]
 
 
-def summary_table(rows: Sequence[Mapping], metrics: Sequence[str] = ("macro_f1", "accuracy"),
-                  *, confidence: float = 0.95, variants: Sequence[str] | None = None) -> list[dict]:
+def summary_table(
+    rows: Sequence[Mapping],
+    metrics: Sequence[str] = ("macro_f1", "accuracy"),
+    *,
+    confidence: float = 0.95,
+    variants: Sequence[str] | None = None,
+) -> list[dict]:
     """One row per variant: n, then mean, std and CI bounds of each metric.
 
     Column names are ``n``, ``<metric>_mean``, ``<metric>_std``,
@@ -360,14 +397,25 @@ def summary_table(rows: Sequence[Mapping], metrics: Sequence[str] = ("macro_f1",
         out = {"variant": variant, "n": len(columns[metrics[0]][variant])}
         for metric in metrics:
             s = summarize(columns[metric][variant], confidence)
-            out.update({f"{metric}_mean": s.mean, f"{metric}_std": s.std,
-                        f"{metric}_ci_low": s.ci_low, f"{metric}_ci_high": s.ci_high})
+            out.update(
+                {
+                    f"{metric}_mean": s.mean,
+                    f"{metric}_std": s.std,
+                    f"{metric}_ci_low": s.ci_low,
+                    f"{metric}_ci_high": s.ci_high,
+                }
+            )
         table.append(out)
     return table
 
 
-def format_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None, *,
-                 digits: int = 3, headers: Mapping[str, str] | None = None) -> str:
+def format_table(
+    rows: Sequence[Mapping],
+    columns: Sequence[str] | None = None,
+    *,
+    digits: int = 3,
+    headers: Mapping[str, str] | None = None,
+) -> str:
     """A plain-text table of dict rows, floats rounded to ``digits`` decimals.
 
     Args:
@@ -406,8 +454,10 @@ def format_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None, 
 
     def line(cells):
         # First column (names) left-aligned, numbers right-aligned.
-        return "  ".join(c.ljust(w) if j == 0 else c.rjust(w)
-                         for j, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            c.ljust(w) if j == 0 else c.rjust(w)
+            for j, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
 
     return "\n".join([line(head), line(["-" * w for w in widths])] + [line(r) for r in body])
 
@@ -415,6 +465,7 @@ def format_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None, 
 # ---------------------------------------------------------------------------
 # Training and scoring a classifier (TensorFlow / scikit-learn)
 # ---------------------------------------------------------------------------
+
 
 class RepeatedTrainer:
     """Train one architecture many times, each run from fresh weights, tracing once.
@@ -471,8 +522,15 @@ class RepeatedTrainer:
     Introduced in Chapter 8.
     """
 
-    def __init__(self, build_model: Callable, *, n_epochs: int, batch_size: int,
-                 learning_rate: float, slow_factor: float = 0.1):
+    def __init__(
+        self,
+        build_model: Callable,
+        *,
+        n_epochs: int,
+        batch_size: int,
+        learning_rate: float,
+        slow_factor: float = 0.1,
+    ):
         if not callable(build_model):
             raise TypeError(f"build_model must be callable, got {type(build_model).__name__}")
         for name, value in (("n_epochs", n_epochs), ("batch_size", batch_size)):
@@ -494,8 +552,9 @@ class RepeatedTrainer:
         layers = {id(layer) for layer in _all_layers(model)}
         for layer in slow_layers:
             if id(layer) not in layers:
-                raise ValueError(f"slow layer {getattr(layer, 'name', layer)!r} is not part "
-                                 "of the model")
+                raise ValueError(
+                    f"slow layer {getattr(layer, 'name', layer)!r} is not part of the model"
+                )
         return model, list(slow_layers)
 
     def _compile(self, model, slow_layers, n_features: int) -> None:
@@ -506,9 +565,14 @@ class RepeatedTrainer:
         slow_ids = {id(v) for layer in slow_layers for v in layer.trainable_variables}
         fast = [v for v in model.trainable_variables if id(v) not in slow_ids]
         slow = [v for v in model.trainable_variables if id(v) in slow_ids]
-        groups = [(keras.optimizers.Adam(rate), variables) for rate, variables in
-                  ((self.learning_rate, fast), (self.learning_rate * self.slow_factor, slow))
-                  if variables]
+        groups = [
+            (keras.optimizers.Adam(rate), variables)
+            for rate, variables in (
+                (self.learning_rate, fast),
+                (self.learning_rate * self.slow_factor, slow),
+            )
+            if variables
+        ]
         for optimizer, variables in groups:
             optimizer.build(variables)  # create the slots now, not while tracing
         self._optimizer_start = [[v.numpy() for v in opt.variables] for opt, _ in groups]
@@ -523,15 +587,24 @@ class RepeatedTrainer:
             gradients = tape.gradient(loss, variables)
             start = 0
             for optimizer, group in groups:
-                optimizer.apply_gradients(zip(gradients[start:start + len(group)], group))
+                optimizer.apply_gradients(
+                    zip(gradients[start : start + len(group)], group, strict=True)
+                )
                 start += len(group)
             return data_loss
 
         features = tf.TensorSpec([None, n_features], tf.float32)
         labels = tf.TensorSpec([None], tf.int32)
 
-        @tf.function(input_signature=[features, labels, tf.TensorSpec([None, None, None], tf.int32),
-                                      features, labels])
+        @tf.function(
+            input_signature=[
+                features,
+                labels,
+                tf.TensorSpec([None, None, None], tf.int32),
+                features,
+                labels,
+            ]
+        )
         def train_run(X, y, batches, X_valid, y_valid):
             self.n_traces += 1  # a Python side effect: it runs only while tracing
             n_epochs, n_batches = tf.shape(batches)[0], tf.shape(batches)[1]
@@ -547,7 +620,9 @@ class RepeatedTrainer:
                 y_proba = model(X_valid, training=False)
                 val_losses = val_losses.write(epoch, loss_fn(y_valid, y_proba))
                 hits = tf.equal(tf.argmax(y_proba, axis=-1, output_type=tf.int32), y_valid)
-                val_accuracies = val_accuracies.write(epoch, tf.reduce_mean(tf.cast(hits, tf.float32)))
+                val_accuracies = val_accuracies.write(
+                    epoch, tf.reduce_mean(tf.cast(hits, tf.float32))
+                )
             return losses.stack(), val_losses.stack(), val_accuracies.stack()
 
         self.model, self._train_run, self._n_features = model, train_run, n_features
@@ -556,12 +631,13 @@ class RepeatedTrainer:
         """Give the traced model the fresh model's state, the optimizers theirs."""
         targets, sources = self.model.variables, fresh.variables
         if [tuple(v.shape) for v in targets] != [tuple(v.shape) for v in sources]:
-            raise ValueError("build_model returned a model with a different architecture "
-                             "than on the first run")
-        for target, source in zip(targets, sources):
+            raise ValueError(
+                "build_model returned a model with a different architecture than on the first run"
+            )
+        for target, source in zip(targets, sources, strict=True):
             target.assign(source)
-        for (optimizer, _), start in zip(self._groups, self._optimizer_start):
-            for variable, value in zip(optimizer.variables, start):
+        for (optimizer, _), start in zip(self._groups, self._optimizer_start, strict=True):
+            for variable, value in zip(optimizer.variables, start, strict=True):
                 variable.assign(value)
 
     def batches(self, seed: int, n_samples: int) -> np.ndarray:
@@ -569,10 +645,16 @@ class RepeatedTrainer:
         n_batches = min(n_samples, max(1, round(n_samples / self.batch_size)))
         length = n_samples // n_batches
         rng = np.random.default_rng(seed)
-        return np.stack([rng.permutation(n_samples)[:n_batches * length].reshape(n_batches, length)
-                         for _ in range(self.n_epochs)]).astype(np.int32)
+        return np.stack(
+            [
+                rng.permutation(n_samples)[: n_batches * length].reshape(n_batches, length)
+                for _ in range(self.n_epochs)
+            ]
+        ).astype(np.int32)
 
-    def fit(self, seed: int, X, y, *, validation_data: tuple | None = None) -> dict[str, list[float]]:
+    def fit(
+        self, seed: int, X, y, *, validation_data: tuple | None = None
+    ) -> dict[str, list[float]]:
         """One run: seed, build a fresh model, train it; return its history.
 
         Args:
@@ -598,8 +680,10 @@ class RepeatedTrainer:
         if validation_data is not None:
             X_valid, y_valid = _as_xy(*validation_data)
             if X_valid.shape[1] != X.shape[1]:
-                raise ValueError(f"validation inputs have {X_valid.shape[1]} features, "
-                                 f"training inputs {X.shape[1]}")
+                raise ValueError(
+                    f"validation inputs have {X_valid.shape[1]} features, "
+                    f"training inputs {X.shape[1]}"
+                )
         if self._n_features not in (None, X.shape[1]):
             raise ValueError(f"X has {X.shape[1]} features; the first run had {self._n_features}")
         random.seed(int(seed))
@@ -610,11 +694,13 @@ class RepeatedTrainer:
         else:
             self._reset_to(fresh)
         losses, val_losses, val_accuracies = self._train_run(
-            X, y, self.batches(seed, len(X)), X_valid, y_valid)
+            X, y, self.batches(seed, len(X)), X_valid, y_valid
+        )
         history = {"loss": losses.numpy().tolist()}
         if validation_data is not None:
-            history.update(val_loss=val_losses.numpy().tolist(),
-                           val_accuracy=val_accuracies.numpy().tolist())
+            history.update(
+                val_loss=val_losses.numpy().tolist(), val_accuracy=val_accuracies.numpy().tolist()
+            )
         return history
 
 
@@ -656,5 +742,7 @@ def classification_scores(model, X, y) -> dict[str, float]:
 
     X, y = _as_xy(X, y)
     y_pred = np.argmax(np.asarray(model(X, training=False)), axis=-1)
-    return {"macro_f1": float(f1_score(y, y_pred, average="macro")),
-            "accuracy": float(accuracy_score(y, y_pred))}
+    return {
+        "macro_f1": float(f1_score(y, y_pred, average="macro")),
+        "accuracy": float(accuracy_score(y, y_pred)),
+    }

@@ -50,8 +50,10 @@ class GradCheckReport:
     def __str__(self) -> str:
         # The exact error is left out: its last digits vary between CPUs.
         n = sum(a.size for a in self.autodiff)
-        return (f"gradients match at all {n} entr{'y' if n == 1 else 'ies'} "
-                f"of {len(self.autodiff)} input(s)")
+        return (
+            f"gradients match at all {n} entr{'y' if n == 1 else 'ies'} "
+            f"of {len(self.autodiff)} input(s)"
+        )
 
 
 def _check_positive(name: str, value, *, allow_zero: bool = False) -> float:
@@ -69,8 +71,9 @@ def _as_float64(index: int, value) -> np.ndarray:
     if hasattr(value, "numpy"):  # tf.Tensor, tf.Variable
         value = value.numpy()
     array = np.asarray(value)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.floating)
-                                     or np.issubdtype(array.dtype, np.integer)):
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
+    ):
         raise TypeError(f"input {index} must hold real numbers, got dtype {array.dtype}")
     if array.size == 0:
         raise ValueError(f"input {index} is empty: there is no gradient to check")
@@ -88,11 +91,13 @@ def _scalar_output(f, arrays) -> float:
     if out.dtype != tf.float64:
         raise TypeError(
             f"f returned {out.dtype.name}; it must compute in float64, or finite "
-            "differences drown in rounding error (cast inside f, not after)")
+            "differences drown in rounding error (cast inside f, not after)"
+        )
     total = float(tf.reduce_sum(out).numpy())
     if not math.isfinite(total):
-        raise ValueError("f is not finite at this point (its output sums to "
-                         f"{total}); choose another point")
+        raise ValueError(
+            f"f is not finite at this point (its output sums to {total}); choose another point"
+        )
     return total
 
 
@@ -105,8 +110,10 @@ def _prepare(f, inputs, eps):
     arrays = [_as_float64(i, x) for i, x in enumerate(inputs)]
     n = sum(a.size for a in arrays)
     if n > MAX_ENTRIES:
-        raise ValueError(f"the inputs have {n} entries; finite differences need two "
-                         f"calls of f per entry, so at most {MAX_ENTRIES} are checked")
+        raise ValueError(
+            f"the inputs have {n} entries; finite differences need two "
+            f"calls of f per entry, so at most {MAX_ENTRIES} are checked"
+        )
     return arrays, eps
 
 
@@ -167,8 +174,14 @@ def _where(i: int, idx: tuple) -> str:
     return f"input {i} at [{', '.join(map(str, idx))}]" if idx else f"input {i}"
 
 
-def check_gradients(f, *inputs, eps: float = DEFAULT_EPS, rtol: float = DEFAULT_RTOL,
-                    atol: float = DEFAULT_ATOL, max_listed: int = 10) -> GradCheckReport:
+def check_gradients(
+    f,
+    *inputs,
+    eps: float = DEFAULT_EPS,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    max_listed: int = 10,
+) -> GradCheckReport:
     """Compare ``tf.GradientTape`` gradients of ``f`` with finite differences.
 
     Args:
@@ -203,7 +216,7 @@ def check_gradients(f, *inputs, eps: float = DEFAULT_EPS, rtol: float = DEFAULT_
     numerical = numerical_gradients(f, *inputs, eps=eps)
     autodiff = autodiff_gradients(f, *inputs)
     bad, total, max_err = [], 0, 0.0
-    for i, (a, n) in enumerate(zip(autodiff, numerical)):
+    for i, (a, n) in enumerate(zip(autodiff, numerical, strict=True)):
         total += a.size
         err = np.abs(a - n)
         ok = err <= atol + rtol * np.abs(n)  # False where a is inf or nan
@@ -213,11 +226,14 @@ def check_gradients(f, *inputs, eps: float = DEFAULT_EPS, rtol: float = DEFAULT_
             idx = tuple(int(j) for j in row)
             bad.append((i, idx, float(a[idx]), float(n[idx])))
     if bad:
-        lines = [f"  {_where(i, idx)}: autodiff {a:.6g}, numerical {n:.6g}"
-                 for i, idx, a, n in bad[:max_listed]]
+        lines = [
+            f"  {_where(i, idx)}: autodiff {a:.6g}, numerical {n:.6g}"
+            for i, idx, a, n in bad[:max_listed]
+        ]
         if len(bad) > max_listed:
             lines.append(f"  ... and {len(bad) - max_listed} more")
         raise GradientMismatch(
             f"autodiff and numerical gradients differ at {len(bad)} of {total} "
-            f"entries (rtol={rtol:g}, atol={atol:g}, eps={eps:g}):\n" + "\n".join(lines))
+            f"entries (rtol={rtol:g}, atol={atol:g}, eps={eps:g}):\n" + "\n".join(lines)
+        )
     return GradCheckReport(autodiff=autodiff, numerical=numerical, max_abs_error=max_err)

@@ -71,18 +71,18 @@ def run_probes() -> dict[str, np.ndarray]:
         "matmul_1000x8_8x30": tf.matmul(features, kernel),
         "reduce_sum_6M": tf.reduce_sum(big),
         "reduce_mean_axis0": tf.reduce_mean(big, axis=0),
-        "exp_log_tanh_sigmoid": tf.stack([tf.exp(z / 4), tf.math.log(positive), tf.tanh(z),
-                                          tf.sigmoid(z)]),
-        "softplus_sqrt_divide": tf.stack([tf.nn.softplus(z), tf.sqrt(positive),
-                                          z / positive]),
+        "exp_log_tanh_sigmoid": tf.stack(
+            [tf.exp(z / 4), tf.math.log(positive), tf.tanh(z), tf.sigmoid(z)]
+        ),
+        "softplus_sqrt_divide": tf.stack([tf.nn.softplus(z), tf.sqrt(positive), z / positive]),
     }
 
     # A regressor trained by fit() (Chapters 2-4, 6): Nadam, MSE, 2 epochs.
     X, y = normal(2000, 8), normal(2000, 1)
     keras.utils.set_random_seed(1)
-    regressor = keras.Sequential([keras.Input((8,)),
-                                  keras.layers.Dense(30, activation="relu"),
-                                  keras.layers.Dense(1)])
+    regressor = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(30, activation="relu"), keras.layers.Dense(1)]
+    )
     regressor.compile(loss="mse", optimizer="nadam")
     regressor.fit(X, y, epochs=2, batch_size=32, verbose=0)
     results["fit_regressor"] = np.concatenate([w.ravel() for w in regressor.get_weights()])
@@ -91,12 +91,14 @@ def run_probes() -> dict[str, np.ndarray]:
     # Adam, sparse cross-entropy from logits, float64 batch normalization.
     X_cls, y_cls = normal(96, 64), rng.integers(0, 5, 96).astype(np.int32)
     keras.utils.set_random_seed(2)
-    classifier = keras.Sequential([
-        keras.Input((64,)),
-        keras.layers.Dense(32, activation="relu"),
-        keras.layers.BatchNormalization(momentum=0.9, dtype="float64"),
-        keras.layers.Dense(5),
-    ])
+    classifier = keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.BatchNormalization(momentum=0.9, dtype="float64"),
+            keras.layers.Dense(5),
+        ]
+    )
     optimizer = keras.optimizers.Adam(0.01)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -105,13 +107,14 @@ def run_probes() -> dict[str, np.ndarray]:
         with tf.GradientTape() as tape:
             loss = loss_fn(y_batch, classifier(X_batch, training=True))
         grads = tape.gradient(loss, classifier.trainable_variables)
-        optimizer.apply_gradients(zip(grads, classifier.trainable_variables))
+        optimizer.apply_gradients(zip(grads, classifier.trainable_variables, strict=True))
 
     for _ in range(10):
         for start in range(0, 96, 16):
-            step(X_cls[start:start + 16], y_cls[start:start + 16])
+            step(X_cls[start : start + 16], y_cls[start : start + 16])
     results["loop_classifier"] = np.concatenate(
-        [np.asarray(w, dtype=np.float64).ravel() for w in classifier.get_weights()])
+        [np.asarray(w, dtype=np.float64).ravel() for w in classifier.get_weights()]
+    )
     return {name: np.asarray(value) for name, value in results.items()}
 
 
@@ -148,7 +151,7 @@ def _cpu_info() -> tuple[str, str, set[str]]:
 
 
 def isa_class(flags: set[str] | None = None) -> str:
-    """The widest vector extensions of this CPU that TensorFlow could use, e.g. ``"AVX-512, AMX"``."""
+    """The widest vector extensions TensorFlow could use here, e.g. ``"AVX-512, AMX"``."""
     if flags is None:
         flags = _cpu_info()[2]
     found = [label for flag, label in _ISA_FLAGS if flag in flags]
@@ -193,8 +196,11 @@ def load_provenance(path: Path = PROVENANCE_PATH) -> dict:
 
 def differing_probes(reference: dict[str, str], current: dict[str, str]) -> list[str]:
     """The names of the probes whose fingerprints differ (or exist on one side only)."""
-    return sorted(name for name in reference.keys() | current.keys()
-                  if reference.get(name) != current.get(name))
+    return sorted(
+        name
+        for name in reference.keys() | current.keys()
+        if reference.get(name) != current.get(name)
+    )
 
 
 PROVENANCE_BEGIN = "<!-- provenance: written by scripts/run_notebooks.py -->"
@@ -203,12 +209,17 @@ PROVENANCE_END = "<!-- end of provenance -->"
 
 def _machine_line(machine: dict) -> str:
     numerics = machine["numerics"]
-    pins = (", ".join(f"`{k}={v}`" for k, v in numerics.items()) if isinstance(numerics, dict)
-            else str(numerics))
-    return (f"{machine['cpu']} ({machine['vendor']}; {machine['instruction_sets']}; "
-            f"{machine['logical_cpus']} logical CPUs), {machine['os']}, Python "
-            f"{machine['python']}, TensorFlow {machine['tensorflow']}, Keras "
-            f"{machine['keras']}; numerics: {pins}")
+    pins = (
+        ", ".join(f"`{k}={v}`" for k, v in numerics.items())
+        if isinstance(numerics, dict)
+        else str(numerics)
+    )
+    return (
+        f"{machine['cpu']} ({machine['vendor']}; {machine['instruction_sets']}; "
+        f"{machine['logical_cpus']} logical CPUs), {machine['os']}, Python "
+        f"{machine['python']}, TensorFlow {machine['tensorflow']}, Keras "
+        f"{machine['keras']}; numerics: {pins}"
+    )
 
 
 def provenance_markdown(provenance: dict) -> str:
@@ -225,17 +236,22 @@ def provenance_markdown(provenance: dict) -> str:
         "where they differ, it stops and points to the portable mode.",
         "",
         f"- **Reference machine:** {_machine_line(reference['machine'])}",
-        "- **Fingerprints:** " + ", ".join(f"{name} `{value}`" for name, value
-                                           in reference["fingerprints"].items()),
+        "- **Fingerprints:** "
+        + ", ".join(f"{name} `{value}`" for name, value in reference["fingerprints"].items()),
     ]
-    others = {name: machine for name, machine in provenance["chapters"].items()
-              if machine != reference["machine"]}
+    others = {
+        name: machine
+        for name, machine in provenance["chapters"].items()
+        if machine != reference["machine"]
+    }
     if others:
         lines.append("- **Chapters produced elsewhere:**")
         lines += [f"  - {name}: {_machine_line(machine)}" for name, machine in others.items()]
     else:
-        lines.append(f"- **Chapters:** all {len(provenance['chapters'])} were produced on "
-                     "the reference machine.")
+        lines.append(
+            f"- **Chapters:** all {len(provenance['chapters'])} were produced on "
+            "the reference machine."
+        )
     lines += ["", PROVENANCE_END]
     return "\n".join(lines)
 
@@ -249,4 +265,4 @@ def replace_provenance_section(page: str, provenance: dict) -> str:
     start, end = page.find(PROVENANCE_BEGIN), page.find(PROVENANCE_END)
     if start < 0 or end < start:
         raise ValueError("the page has no provenance section to replace")
-    return page[:start] + provenance_markdown(provenance) + page[end + len(PROVENANCE_END):]
+    return page[:start] + provenance_markdown(provenance) + page[end + len(PROVENANCE_END) :]

@@ -34,7 +34,9 @@ def artifact_path(name: str | os.PathLike) -> Path:
     rel = Path(name)
     if not str(name).strip() or rel.is_absolute() or ".." in rel.parts or rel == Path("."):
         raise ValueError(
-            f"name must be a non-empty relative path inside the artifacts folder, got {str(name)!r}")
+            "name must be a non-empty relative path inside the artifacts folder, "
+            f"got {str(name)!r}"
+        )
     path = ARTIFACTS_DIR / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
@@ -75,10 +77,10 @@ def assert_same_predictions(model, other, X, *, what: str = "the two models") ->
     before, after = _predictions(model, X), _predictions(other, X)
     if len(before) != len(after):
         raise AssertionError(
-            f"{what} have different numbers of outputs: {len(before)} vs {len(after)}")
-    for i, (a, b) in enumerate(zip(before, after)):
-        np.testing.assert_array_equal(
-            a, b, err_msg=f"output {i}: {what} predict differently")
+            f"{what} have different numbers of outputs: {len(before)} vs {len(after)}"
+        )
+    for i, (a, b) in enumerate(zip(before, after, strict=True)):
+        np.testing.assert_array_equal(a, b, err_msg=f"output {i}: {what} predict differently")
 
 
 def assert_roundtrip(model, X, path: str | os.PathLike, **load_kwargs):
@@ -105,7 +107,9 @@ def assert_roundtrip(model, X, path: str | os.PathLike, **load_kwargs):
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(
-            f"assert_roundtrip saves in the native format: the path must end in .keras, got {str(path)!r}")
+            "assert_roundtrip saves in the native format: the path must end in .keras, "
+            f"got {str(path)!r}"
+        )
     _check_inputs(X)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)

@@ -109,7 +109,8 @@ def pin_numerics() -> dict[str, str]:
         raise RuntimeError(
             "TensorFlow was imported before setup_chapter() could pin its numerics "
             f"({', '.join(f'{k}={v}' for k, v in missing.items())}). Restart the kernel "
-            "and run the setup cell first, or set BOOK_PIN_NUMERICS=0 to go without.")
+            "and run the setup cell first, or set BOOK_PIN_NUMERICS=0 to go without."
+        )
     os.environ.update(PINNED_NUMERICS)
     return dict(PINNED_NUMERICS)
 
@@ -122,8 +123,10 @@ def numerics_line() -> str:
     if not numerics_pinned():
         return "CPU numerics: TensorFlow's own choice (BOOK_PIN_NUMERICS=0)"
     threads = PINNED_NUMERICS["TF_NUM_INTRAOP_THREADS"]
-    return (f"CPU numerics: pinned (oneDNN off, {PINNED_NUMERICS['ONEDNN_MAX_CPU_ISA']} "
-            f"kernels, {threads} threads)")
+    return (
+        f"CPU numerics: pinned (oneDNN off, {PINNED_NUMERICS['ONEDNN_MAX_CPU_ISA']} "
+        f"kernels, {threads} threads)"
+    )
 
 
 def set_seeds(seed: int = DEFAULT_SEED) -> None:
@@ -154,7 +157,7 @@ def describe_device() -> str:
         return "CPU"
     try:
         name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
-    except Exception:  # noqa: BLE001 - details are optional, the count is not
+    except Exception:
         name = "GPU"
     return f"{len(gpus)} x GPU ({name})" if len(gpus) > 1 else f"GPU ({name})"
 
@@ -168,8 +171,10 @@ def environment_line() -> str:
     import tensorflow as tf
 
     py = ".".join(str(p) for p in sys.version_info[:2])
-    return (f"TensorFlow {tf.__version__} | Keras {keras.__version__} | "
-            f"Python {py} | device: {describe_device()}")
+    return (
+        f"TensorFlow {tf.__version__} | Keras {keras.__version__} | "
+        f"Python {py} | device: {describe_device()}"
+    )
 
 
 def _short_tracebacks() -> None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,15 @@ class Timing:
         return self.median / self.items
 
 
-def time_it(fn: Callable[[], object], *, items: int = 1, repeats: int = 3,
-            warmup: int = 1, label: str = "",
-            clock: Callable[[], float] = time.perf_counter) -> Timing:
+def time_it(
+    fn: Callable[[], object],
+    *,
+    items: int = 1,
+    repeats: int = 3,
+    warmup: int = 1,
+    label: str = "",
+    clock: Callable[[], float] = time.perf_counter,
+) -> Timing:
     """Call ``fn()`` ``warmup`` times untimed, then ``repeats`` times timed.
 
     The warm-up calls absorb one-off costs (tracing a ``tf.function``,
@@ -79,7 +85,11 @@ def time_it(fn: Callable[[], object], *, items: int = 1, repeats: int = 3,
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    for name, value, least in (("repeats", repeats, 1), ("warmup", warmup, 0), ("items", items, 1)):
+    for name, value, least in (
+        ("repeats", repeats, 1),
+        ("warmup", warmup, 0),
+        ("items", items, 1),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
     for _ in range(warmup):
@@ -92,8 +102,9 @@ def time_it(fn: Callable[[], object], *, items: int = 1, repeats: int = 3,
     return Timing(label=label, seconds=tuple(seconds), items=items)
 
 
-def speed_table(timings: Sequence[Timing], *, unit: str = "samples/s",
-                baseline: str | None = None) -> str:
+def speed_table(
+    timings: Sequence[Timing], *, unit: str = "samples/s", baseline: str | None = None
+) -> str:
     """A plain-text table: label, median time, throughput, ratio to a baseline.
 
     Args:
@@ -122,8 +133,10 @@ def speed_table(timings: Sequence[Timing], *, unit: str = "samples/s",
     header = f"{'method':<{width}}  {'median':>10}  {unit:>14}  {'x ' + base_label}"
     lines = [header, "-" * len(header)]
     for t in timings:
-        lines.append(f"{t.label:<{width}}  {_duration(t.median):>10}  "
-                     f"{t.throughput:>14,.0f}  {t.throughput / base:>6.2f}")
+        lines.append(
+            f"{t.label:<{width}}  {_duration(t.median):>10}  "
+            f"{t.throughput:>14,.0f}  {t.throughput / base:>6.2f}"
+        )
     return "\n".join(lines)
 
 
@@ -136,8 +149,14 @@ def _duration(seconds: float) -> str:
     return f"{seconds * 1e6:.1f} µs"
 
 
-def plot_throughput(timings: Sequence[Timing], ax=None, *, unit: str = "samples/s",
-                    title: str | None = None, log: bool = False):
+def plot_throughput(
+    timings: Sequence[Timing],
+    ax=None,
+    *,
+    unit: str = "samples/s",
+    title: str | None = None,
+    log: bool = False,
+):
     """A horizontal bar chart of throughput, one bar per timing, values written on the bars.
 
     Args:

@@ -69,18 +69,23 @@ def installed_version(package: str) -> str | None:
     return None
 
 
-def too_old(installed: dict[str, str | None],
-            minimum: dict[str, str] = MIN_VERSIONS) -> dict[str, str | None]:
+def too_old(
+    installed: dict[str, str | None], minimum: dict[str, str] = MIN_VERSIONS
+) -> dict[str, str | None]:
     """The packages of ``installed`` that are missing or older than ``minimum``."""
-    return {name: installed.get(name) for name, floor in minimum.items()
-            if installed.get(name) is None
-            or parse_version(installed[name]) < parse_version(floor)}
+    return {
+        name: installed.get(name)
+        for name, floor in minimum.items()
+        if installed.get(name) is None or parse_version(installed[name]) < parse_version(floor)
+    }
 
 
 def requirements(names) -> list[str]:
     """pip requirements for supported releases: ``["keras>=3.15,<4"]``."""
-    return [f"{name}>={MIN_VERSIONS[name]},<{parse_version(MIN_VERSIONS[name])[0] + 1}"
-            for name in names]
+    return [
+        f"{name}>={MIN_VERSIONS[name]},<{parse_version(MIN_VERSIONS[name])[0] + 1}"
+        for name in names
+    ]
 
 
 def upgrade_command(old: dict[str, str | None]) -> str:
@@ -90,12 +95,13 @@ def upgrade_command(old: dict[str, str | None]) -> str:
 
 def message(installed: dict[str, str | None], old: dict[str, str | None]) -> str:
     """The one message the setup cell stops with."""
-    have = ", ".join(f"{name} {installed.get(name) or '(not installed)'}"
-                     for name in MIN_VERSIONS)
+    have = ", ".join(f"{name} {installed.get(name) or '(not installed)'}" for name in MIN_VERSIONS)
     need = ", ".join(f"{name} >= {floor}" for name, floor in MIN_VERSIONS.items())
-    return (f"this book needs {need}; this environment has {have}. Upgrade with\n"
-            f"    {upgrade_command(old)}\n"
-            "then restart the kernel and run this cell again.")
+    return (
+        f"this book needs {need}; this environment has {have}. Upgrade with\n"
+        f"    {upgrade_command(old)}\n"
+        "then restart the kernel and run this cell again."
+    )
 
 
 def _on_colab() -> bool:
@@ -130,14 +136,18 @@ def check_versions(*, upgrade_on_colab: bool = True) -> str | None:
     if not (upgrade_on_colab and _on_colab() and list(old) == ["keras"]):
         raise UnsupportedVersionError(message(installed, old))
     keras_was_imported = "keras" in sys.modules
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *requirements(old)],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", *requirements(old)], check=True
+    )
     importlib.invalidate_caches()
     new = installed_version("keras") if not keras_was_imported else None
     if keras_was_imported or new is None or too_old({**installed, "keras": new}):
         raise UnsupportedVersionError(
             f"upgraded Keras from {installed['keras']} for this runtime; Keras was already "
             "imported, so restart the runtime (Runtime > Restart session) and run this cell "
-            "again.")
-    return (f"Keras {installed['keras']} is older than this book supports: upgraded it to "
-            f"{new} for this runtime (no restart needed: Keras had not been imported yet).")
+            "again."
+        )
+    return (
+        f"Keras {installed['keras']} is older than this book supports: upgraded it to "
+        f"{new} for this runtime (no restart needed: Keras had not been imported yet)."
+    )
