@@ -25,9 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-import run_notebooks  # noqa: E402
 
+from scripts import run_notebooks  # noqa: E402
 from utils.reference import load_provenance, provenance_markdown  # noqa: E402
 
 PAGE = ROOT / "appendix" / "run_times.md"

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-import gather_keras3_notes  # noqa: E402
+from scripts import gather_keras3_notes
+from utils.book import ROOT
 
 
 def test_keras3_appendix_is_up_to_date():

@@ -12,8 +12,7 @@ from pathlib import Path
 import yaml
 
 from utils import book
-
-ROOT = Path(__file__).resolve().parents[1]
+from utils.book import ROOT
 
 
 def toc_files() -> list[str]:

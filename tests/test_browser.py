@@ -24,8 +24,7 @@ import pytest
 from site_checks import PAGE_FACTS_JS, console_problems, page_problems
 
 from utils import book
-
-ROOT = Path(__file__).resolve().parents[1]
+from utils.book import ROOT
 
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

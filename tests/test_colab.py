@@ -21,8 +21,7 @@ import pytest
 from nbclient import NotebookClient
 
 from utils import book
-
-ROOT = Path(__file__).resolve().parents[1]
+from utils.book import ROOT
 
 # Chapter 1 is quick; the housing chapters also need the data (online on Colab).
 CHAPTERS = ["chapters/01_tensors.ipynb"]

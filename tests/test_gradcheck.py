@@ -1,16 +1,9 @@
 """Tests for utils.gradcheck (introduced in Chapter 5)."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from utils import quiet_tensorflow  # noqa: E402
+from utils import quiet_tensorflow
 
 quiet_tensorflow()
 

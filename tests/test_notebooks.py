@@ -8,14 +8,12 @@ log lines, the shared setup cell and a Colab link in every chapter.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from utils import book
-
-ROOT = Path(__file__).resolve().parents[1]
+from utils.book import ROOT
 
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 NOISE = re.compile(

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from utils import quiet_tensorflow
-
-ROOT = Path(__file__).resolve().parents[1]
+from utils.book import ROOT
 
 quiet_tensorflow()
 
