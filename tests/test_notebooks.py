@@ -96,7 +96,7 @@ def test_opening_cells(notebook):
     path, nb = notebook
     first = nb.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith("# "), path.name
-    rel = path.relative_to(ROOT).as_posix()
+    rel = f"chapters/{path.name}"
     assert book.colab_url(rel) in first.source, f"{path.name}: no Colab link to itself"
     for heading in ("**You will learn", "**Prerequisites", "**Run time"):
         assert heading in first.source, f"{path.name}: the opening lacks {heading}"
@@ -136,6 +136,17 @@ def test_exercise_solutions_are_toggled(notebook):
         assert {"hide-input", "hide-cell"} & set(tags), (
             f"{path.name}: solution cell {cell.execution_count} is not hidden behind a toggle"
         )
+
+
+def test_solutions_are_hidden_one_way(notebook):
+    """Code solutions behind hide-input toggles, prose answers in {toggle}: never {dropdown}."""
+    path, nb = notebook
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            assert "{dropdown}" not in cell.source, (
+                f"{path.name}: hide prose answers with a {{toggle}} block, as the other "
+                "chapters do, not a {dropdown}"
+            )
 
 
 def test_no_keras2_only_apis_in_working_code(notebook):
