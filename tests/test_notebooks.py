@@ -103,7 +103,7 @@ def test_opening_cells(notebook):
     setup = code_cells(nb)[0]
     assert setup.source == book.setup_cell(), (
         f"{path.name}: the first code cell is not the shared setup cell "
-        "(scripts/book.py holds its text)"
+        "(utils/book.py holds its text)"
     )
     assert "hide-input" in setup.metadata.get("tags", [])
 
