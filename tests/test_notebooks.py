@@ -143,7 +143,7 @@ def test_solutions_are_hidden_one_way(notebook):
     path, nb = notebook
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            assert "{dropdown}" not in cell.source, (
+            assert "{dropdown}" not in cell.source and ":class: dropdown" not in cell.source, (
                 f"{path.name}: hide prose answers with a {{toggle}} block, as the other "
                 "chapters do, not a {dropdown}"
             )
