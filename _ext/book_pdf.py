@@ -158,9 +158,11 @@ def _is_solution_heading(node) -> bool:
 
 
 def _exercise_number(node) -> str | None:
-    """The number of an exercise stated as a paragraph "**3. Title.** ..."."""
+    """The number of an exercise stated as a paragraph "**3. Title.** ..."
+    (or "**Exercise 3.** ...")."""
     strong = _leading_strong(node)
-    match = re.match(r"(\d+)\.", strong.astext().strip()) if strong is not None else None
+    text = strong.astext().strip() if strong is not None else ""
+    match = re.match(r"(?:Exercise\s+)?(\d+)\.", text)
     return match.group(1) if match else None
 
 
