@@ -9,7 +9,8 @@ Usage (from the repository root, inside the book's environment)::
 ``--vendor`` answers: which stored outputs would another CPU vendor change?
 ``--seed-offset N`` answers: which asserts rest on one seed's luck? Every
 ``keras.utils.set_random_seed(s)`` in the chapters then seeds with ``s + N``
-(new initial weights, dropout masks and shuffles; the data splits stay), and
+(new initial weights, dropout masks and shuffles; chapter 8's generators get
+new keys: other data splits and pretrained bases too), and
 the chapters run in nbval's lax mode: every cell must run and every assert
 hold, but outputs are not compared (they are expected to change).
 
@@ -79,6 +80,12 @@ import keras as _keras
 _set_random_seed = _keras.utils.set_random_seed
 _keras.utils.set_random_seed = lambda seed: _set_random_seed(seed + {offset})
 _keras.utils.set_random_seed({offset} + 42)
+# Chapter 8 draws from NumPy generators keyed by (salt, split, seed): new salts
+# mean other data splits, pretrained bases, initial weights and batches.
+import utils.finetune as _ft
+
+for _salt in ("_SPLIT", "_PRETRAIN", "_INIT", "_BATCHES", "_DROPOUT"):
+    setattr(_ft, _salt, getattr(_ft, _salt) + 10 * {offset})
 """
 
 

@@ -220,3 +220,69 @@ def test_fine_tune_rejects_bad_grids(data, pretrained, kwargs):
     args = {"variants": [Variant()], "splits": [0], "seeds": [0]}
     with pytest.raises(ValueError):
         fine_tune(data, pretrained, **{**args, **kwargs}, training=Training(n_epochs=1))
+
+
+def test_dropout_is_inverted_dropout_with_shared_draws():
+    """Training-mode dropout keeps h where u >= rate and scales by 1 / (1 - rate);
+    two rates drawn from the same uniforms give nested masks (pairing)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    layout = finetune._layout(0)
+    size = layout[-1][3]
+    theta = tf.constant(rng.normal(size=(2, size)).astype(np.float32))
+    x = tf.constant(rng.normal(size=(2, 4, finetune.FEATURES)).astype(np.float32))
+    uniforms = tf.constant(rng.random((2, 4, finetune.HIDDEN_UNITS)).astype(np.float32))
+    moving = [
+        tf.zeros([2, finetune.FEATURES]),
+        tf.ones([2, finetune.FEATURES]),
+        tf.zeros([2, finetune.HIDDEN_UNITS]),
+        tf.ones([2, finetune.HIDDEN_UNITS]),
+    ]
+    outputs = {}
+    for rate in (0.0, 0.3, 0.6):
+        switches = tf.constant(np.array([[0, 0], [0, 0], [rate, rate], [0, 0], [0.9, 0.9]],
+                                        np.float32))  # fmt: skip
+        logits, _ = finetune._forward(theta, moving, switches, x, layout, 0, training=True,
+                                      uniforms=uniforms)  # fmt: skip
+        outputs[rate] = logits.numpy()
+    w = finetune._unpack(theta, layout)
+    hidden = tf.nn.relu(finetune._dense(x, w["hidden_kernel"], w["hidden_bias"])).numpy()
+    for rate, logits in outputs.items():
+        kept = hidden * (uniforms.numpy() >= rate) / (1 - rate)
+        expected = finetune._dense(tf.constant(kept), w["output_kernel"], w["output_bias"])
+        np.testing.assert_allclose(logits, expected.numpy(), rtol=1e-5, atol=1e-6)
+    u = uniforms.numpy()
+    assert np.all((u >= 0.6) <= (u >= 0.3))  # a unit kept at 0.6 is kept at 0.3
+
+
+def test_a_run_does_not_depend_on_the_rest_of_the_grid(data, pretrained):
+    """The same (variant, split, seed) alone or among other runs gives the same bits."""
+    v = Variant(bn_features=True, dropout=0.3)
+    training = Training(n_epochs=3)
+    alone = fine_tune(data, pretrained, [v], [1], [4], training, keep_weights=True)
+    grid = fine_tune(data, pretrained, [Variant(), v, v.but(bn_hidden=True)], [0, 1],
+                     [2, 4, 5], training, keep_weights=True)  # fmt: skip
+    for name in ("hidden_kernel", "output_kernel", "bn_features_moving_mean"):
+        np.testing.assert_array_equal(alone.weights[name][0, 0, 0], grid.weights[name][1, 1, 1])
+    assert alone.valid_f1[0, 0, 0] == grid.valid_f1[1, 1, 1]
+
+
+def test_curves_end_where_the_scores_are(data, pretrained):
+    training = Training(n_epochs=3)
+    result = fine_tune(data, pretrained, [Variant(), Variant(n_unfrozen=1)], [0], [0, 1],
+                       training, curves=True)  # fmt: skip
+    assert result.valid_loss.shape == result.train_loss.shape == (2, 1, 2, 3)
+    np.testing.assert_allclose(result.valid_accuracy_curve[..., -1], result.valid_accuracy,
+                               atol=1e-6)  # fmt: skip
+    assert np.all(result.valid_loss > 0) and np.all(result.train_loss > 0)
+    with pytest.raises(ValueError):
+        result.of(Variant(dropout=0.5))
+
+
+def test_a_base_does_not_depend_on_the_other_splits(data):
+    alone = pretrain(data, [3], n_epochs=1)
+    together = pretrain(data, [2, 3, 4], n_epochs=1)
+    for (kernel, _), (other, _) in zip(alone.base, together.base, strict=True):
+        np.testing.assert_array_equal(kernel[0], other[1])
+    assert alone.source_accuracy[0] == together.source_accuracy[1]

@@ -8,6 +8,7 @@ from scipy import stats
 
 from utils.stats import (
     across_splits,
+    holm,
     paired_difference,
     power,
     summarize,
@@ -159,3 +160,41 @@ def test_power_rejects_bad_designs(kwargs):
     args = {"effect": 0.01, "split_sd": 0.01, "seed_sd": 0.01, "n_splits": 5, "n_seeds": 5}
     with pytest.raises(ValueError):
         power(**{**args, **kwargs})
+
+
+def test_power_is_symmetric_in_the_sign_of_the_effect():
+    assert power(-0.02, 0.01, 0.02, 8, 3) == pytest.approx(power(0.02, 0.01, 0.02, 8, 3))
+
+
+def test_a_zero_mean_agrees_with_no_split():
+    s = across_splits([[0.1, -0.1], [-0.1, 0.1], [0.0, 0.0]])
+    assert s.mean == 0.0 and s.same_sign == 0 and not s.every_split_agrees
+
+
+def test_the_p_value_and_the_prediction_interval():
+    rng = np.random.default_rng(3)
+    values = grid(0.05 + rng.normal(0, 0.03, 10), rng.normal(0, 0.02, (10, 3)))
+    s = across_splits(values)
+    means = values.mean(axis=1)
+    assert s.p_value == pytest.approx(stats.ttest_1samp(means, 0.0).pvalue)
+    # A new split's true effect varies more than the mean does.
+    assert s.new_split_low < s.ci_low < s.mean < s.ci_high < s.new_split_high
+    t = stats.t.ppf(0.975, 9)
+    half = t * np.sqrt(s.split_sd**2 + means.std(ddof=1) ** 2 / 10)
+    assert (s.new_split_low, s.new_split_high) == pytest.approx((s.mean - half, s.mean + half))
+
+
+def test_the_split_heterogeneity_test():
+    rng = np.random.default_rng(4)
+    same = across_splits(grid(np.zeros(12), rng.normal(0, 0.02, (12, 3))))
+    different = across_splits(grid(rng.normal(0, 0.05, 12), rng.normal(0, 0.02, (12, 3))))
+    assert same.split_p > 0.05 > different.split_p
+    values = grid(rng.normal(0, 0.05, 6), rng.normal(0, 0.02, (6, 3)))
+    assert across_splits(values).split_p == pytest.approx(stats.f_oneway(*values).pvalue)
+
+
+def test_holm_adjusts_a_family_step_down():
+    adjusted = holm({"a": 0.01, "b": 0.04, "c": 0.03})
+    assert adjusted == pytest.approx({"a": 0.03, "b": 0.06, "c": 0.06})
+    assert holm({"only": 0.2}) == {"only": 0.2}
+    assert holm({"x": 0.6, "y": 0.9}) == {"x": 1.0, "y": 1.0}

@@ -22,11 +22,13 @@ the same batches and dropout masks: the comparison of two variants on the
 same ``(split, seed)`` is exactly paired.
 
 The arithmetic matches Keras's layers and optimizer (``Dense``,
-``BatchNormalization`` with ``epsilon=1e-3``, ``Dropout``, ``Adam``, an L2
-kernel penalty); ``tests/test_finetune.py`` trains the same run both ways
-and compares. One deliberate difference: batch normalization divides by
-``sqrt(variance + epsilon)`` instead of multiplying by TensorFlow's float32
-``rsqrt``, whose last bit differs between Intel and AMD processors.
+``BatchNormalization`` with ``epsilon=1e-3``, two ``Adam`` optimizers, an L2
+kernel penalty): ``tests/test_finetune.py`` trains the same run both ways and
+compares, and checks the dropout masks against their definition (inverted
+dropout, ``h * (u >= rate) / (1 - rate)``). One deliberate difference: batch
+normalization divides by ``sqrt(variance + epsilon)`` instead of multiplying
+by TensorFlow's float32 ``rsqrt``, whose last bit differs between Intel and
+AMD processors.
 """
 
 from __future__ import annotations
@@ -56,9 +58,11 @@ __all__ = [
 ]
 
 N_CLASSES = 5
+N_PIXELS = 64  # 8 x 8 images
 BN_EPSILON = 1e-3
 ADAM = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}  # Keras's defaults
 BASE_UNITS = (64, 64, 32)
+FEATURES = BASE_UNITS[-1]  # what the base hands to the head
 HIDDEN_UNITS = 32
 # Salts keep the random streams of different purposes apart.
 _SPLIT, _PRETRAIN, _INIT, _BATCHES, _DROPOUT = 1, 2, 3, 4, 5
@@ -179,19 +183,24 @@ class Variant:
 
     def trainable_parameters(self) -> int:
         """How many parameters the variant trains (the frozen base excluded)."""
-        units = (64, *BASE_UNITS)
+        units = (N_PIXELS, *BASE_UNITS)
         base = sum(
             units[i] * units[i + 1] + units[i + 1]
             for i in range(len(BASE_UNITS) - self.n_unfrozen, len(BASE_UNITS))
         )
-        head = (32 * HIDDEN_UNITS + HIDDEN_UNITS) + (HIDDEN_UNITS * N_CLASSES + N_CLASSES)
-        bn = 2 * 32 * self.bn_features + 2 * HIDDEN_UNITS * self.bn_hidden
+        head = (FEATURES * HIDDEN_UNITS + HIDDEN_UNITS) + (HIDDEN_UNITS * N_CLASSES + N_CLASSES)
+        bn = 2 * FEATURES * self.bn_features + 2 * HIDDEN_UNITS * self.bn_hidden
         return base + head + bn
 
 
 @dataclass(frozen=True)
 class Training:
-    """How every run trains: Adam, ``n_epochs`` of equal batches of ``batch_size``."""
+    """How every run trains: Adam, ``n_epochs`` of equal batches of about ``batch_size``.
+
+    The training images are cut into ``round(n / batch_size)`` batches of
+    equal length each epoch; the few left over (fewer than the number of
+    batches) sit that epoch out.
+    """
 
     n_epochs: int = 40
     batch_size: int = 16
@@ -221,7 +230,7 @@ def initial_head(split: int, seed: int) -> dict[str, np.ndarray]:
     hidden = np.random.default_rng([_INIT, split, seed, 1])
     output = np.random.default_rng([_INIT, split, seed, 2])
     return {
-        "hidden_kernel": _glorot(hidden, BASE_UNITS[-1], HIDDEN_UNITS),
+        "hidden_kernel": _glorot(hidden, FEATURES, HIDDEN_UNITS),
         "output_kernel": _glorot(output, HIDDEN_UNITS, N_CLASSES),
     }
 
@@ -307,7 +316,11 @@ def pretrain(
 
     The base of split ``s`` starts from Glorot-uniform weights drawn with
     ``numpy.random.default_rng([2, s, layer])`` and sees the source images in
-    an order drawn with ``default_rng([2, s, 0])``. All splits train at once.
+    an order drawn with ``default_rng([2, s, 0])``. All splits train at once,
+    as one batch of matrix products. (TensorFlow multiplies a batch of one
+    matrix with another kernel, whose last bits differ, so a single split is
+    trained as two identical copies: a base is the same, bit for bit, whatever
+    else is pretrained with it.)
 
     Raises:
         ValueError: no or repeated splits, or bad hyperparameters.
@@ -318,7 +331,7 @@ def pretrain(
     if not splits or len(set(splits)) != len(splits):
         raise ValueError(f"give distinct splits, got {splits}")
     Training(n_epochs, batch_size, learning_rate)  # validates
-    units = (64, *BASE_UNITS, N_CLASSES)
+    units = (N_PIXELS, *BASE_UNITS, N_CLASSES)
     params = []
     for i in range(len(units) - 1):
         kernels = [_glorot(np.random.default_rng([_PRETRAIN, s, i + 1]), units[i], units[i + 1])
@@ -328,6 +341,7 @@ def pretrain(
         _batch_order([_PRETRAIN, s, 0], len(data.y_source_train), batch_size, n_epochs)
         for s in splits
     ])  # fmt: skip
+    params, order = [_at_least_two(p) for p in params], _at_least_two(order)
     final = _pretrain_graph(
         [tf.constant(p) for p in params], tf.constant(order),
         tf.constant(data.X_source_train), tf.constant(data.y_source_train),
@@ -335,9 +349,21 @@ def pretrain(
     )  # fmt: skip
     final = [p.numpy() for p in final]
     logits = _forward_plain(final, data.X_source_test)
-    accuracy = (logits.argmax(-1) == data.y_source_test).mean(axis=1)
+    accuracy = (logits.argmax(-1) == data.y_source_test).mean(axis=1)[: len(splits)]
+    final = [p[: len(splits)] for p in final]
     base = tuple((final[2 * i], final[2 * i + 1]) for i in range(len(BASE_UNITS)))
     return Pretrained(splits, base, (final[-2], final[-1]), accuracy)
+
+
+def _at_least_two(array: np.ndarray) -> np.ndarray:
+    """``array``, its first axis doubled if it has length 1.
+
+    TensorFlow multiplies a batch of one matrix with another kernel than a
+    larger batch, and the two round differently in the last bit: runs are
+    never trained alone, so that a run's result does not depend on how many
+    others share its graph.
+    """
+    return np.concatenate([array, array]) if len(array) == 1 else array
 
 
 def _forward_plain(params, X) -> np.ndarray:
@@ -422,6 +448,7 @@ class FineTuned:
     test_accuracy: np.ndarray | None = None
     train_loss: np.ndarray | None = None
     valid_loss: np.ndarray | None = None
+    valid_accuracy_curve: np.ndarray | None = None
     weights: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
     def of(self, variant: Variant, metric: str = "test_f1") -> np.ndarray:
@@ -453,14 +480,14 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = N_CLASSES)
 
 # The parameters of a run, in the order of its flat parameter vector.
 _BASE_SHAPES = (
-    ("base_1_kernel", (64, 64)), ("base_1_bias", (64,)),
-    ("base_2_kernel", (64, 64)), ("base_2_bias", (64,)),
-    ("base_3_kernel", (64, 32)), ("base_3_bias", (32,)),
+    ("base_1_kernel", (N_PIXELS, BASE_UNITS[0])), ("base_1_bias", (BASE_UNITS[0],)),
+    ("base_2_kernel", BASE_UNITS[:2]), ("base_2_bias", (BASE_UNITS[1],)),
+    ("base_3_kernel", BASE_UNITS[1:]), ("base_3_bias", (FEATURES,)),
 )  # fmt: skip
 _HEAD_SHAPES = (
-    ("hidden_kernel", (32, HIDDEN_UNITS)), ("hidden_bias", (HIDDEN_UNITS,)),
+    ("hidden_kernel", (FEATURES, HIDDEN_UNITS)), ("hidden_bias", (HIDDEN_UNITS,)),
     ("output_kernel", (HIDDEN_UNITS, N_CLASSES)), ("output_bias", (N_CLASSES,)),
-    ("bn_features_gamma", (32,)), ("bn_features_beta", (32,)),
+    ("bn_features_gamma", (FEATURES,)), ("bn_features_beta", (FEATURES,)),
     ("bn_hidden_gamma", (HIDDEN_UNITS,)), ("bn_hidden_beta", (HIDDEN_UNITS,)),
 )  # fmt: skip
 _MOVING = ("bn_features_moving_mean", "bn_features_moving_variance",
@@ -488,8 +515,9 @@ def fine_tune(
     Validation scores are always computed; test scores only with
     ``evaluate_test=True``, so that choices made on a pilot cannot peek at the
     test set. ``curves=True`` also records, after every epoch, the mean
-    training cross-entropy of the epoch and the validation cross-entropy
-    (without the L2 penalty, so that variants compare).
+    training cross-entropy of the epoch, the validation cross-entropy
+    (without the L2 penalty, so that variants compare) and the validation
+    accuracy.
     ``keep_weights=True`` keeps every run's final weights (for tests).
 
     Runs are trained in groups of variants that unfreeze the same number of
@@ -520,6 +548,7 @@ def fine_tune(
     if curves:
         result.train_loss = np.zeros((*shape, training.n_epochs))
         result.valid_loss = np.zeros((*shape, training.n_epochs))
+        result.valid_accuracy_curve = np.zeros((*shape, training.n_epochs))
     if keep_weights:
         result.weights = {}
     for n_unfrozen in sorted({v.n_unfrozen for v in variants}):
@@ -549,6 +578,8 @@ def _fine_tune_group(result, chosen, n_unfrozen, data, pretrained, sets, trainin
     variants = [result.variants[i] for i in chosen]
     grid = [(v, i, j) for v in range(len(variants)) for i in range(len(splits))
             for j in range(len(seeds))]  # fmt: skip
+    real = slice(0, len(grid))  # a lone run trains as two copies (see _at_least_two)
+    grid = grid * 2 if len(grid) == 1 else grid
     n_train = sets["X_train"].shape[1]
     pairs = [(i, j) for i in range(len(splits)) for j in range(len(seeds))]
     orders = np.stack([
@@ -568,7 +599,7 @@ def _fine_tune_group(result, chosen, n_unfrozen, data, pretrained, sets, trainin
     initial = {
         "hidden_kernel": np.stack([heads[p]["hidden_kernel"] for p in pair_of_run]),
         "output_kernel": np.stack([heads[p]["output_kernel"] for p in pair_of_run]),
-        "bn_features_gamma": np.ones((len(grid), 32), np.float32),
+        "bn_features_gamma": np.ones((len(grid), FEATURES), np.float32),
         "bn_hidden_gamma": np.ones((len(grid), HIDDEN_UNITS), np.float32),
     }
     for k, (kernel, bias) in enumerate(pretrained.base):
@@ -610,7 +641,7 @@ def _fine_tune_group(result, chosen, n_unfrozen, data, pretrained, sets, trainin
                          for i in range(len(splits))]  # fmt: skip
             inputs[part] = np.maximum(np.stack(per_split), 0.0)
     c = tf.constant
-    final, moving, train_losses, valid_losses = _graph(_fine_tune_loop)(
+    final, moving, train_losses, valid_losses, valid_hits = _graph(_fine_tune_loop)(
         c(theta), c(rates), c(penalized), c(orders), c(uniforms), c(pair_of_run),
         c(split_of_run), c(inputs["train"]), c(sets["y_train"]), c(inputs["valid"]),
         c(sets["y_valid"]), c(switches), c(training.learning_rate, tf.float32),
@@ -622,7 +653,8 @@ def _fine_tune_group(result, chosen, n_unfrozen, data, pretrained, sets, trainin
         X = inputs[part][split_of_run]
         logits = _predict(final, moving, switches, X, layout, n_unfrozen)
         truth = sets[f"y_{part}"][split_of_run]
-        prediction = logits.argmax(-1)
+        prediction = logits.argmax(-1)[real]
+        truth = truth[real]
         return macro_f1(truth, prediction), (prediction == truth).mean(axis=1)
 
     local = (len(variants), len(splits), len(seeds))
@@ -631,17 +663,21 @@ def _fine_tune_group(result, chosen, n_unfrozen, data, pretrained, sets, trainin
     if result.test_f1 is not None:
         result.test_f1[rows], result.test_accuracy[rows] = (a.reshape(local)
                                                             for a in score("test"))  # fmt: skip
-    unpacked = {name: final[:, a:b].reshape(len(grid), *shape) for name, shape, a, b in layout}
+    final, moving = final[real], [m[real] for m in moving]
+    base_of_run = base_of_run[real]
+    unpacked = {name: final[:, a:b].reshape(-1, *shape) for name, shape, a, b in layout}
     base_now = [unpacked.get(f"base_{k + 1}_{part}", w[base_of_run])
                 for k, (kernel, bias) in enumerate(pretrained.base)
                 for part, w in (("kernel", kernel), ("bias", bias))]  # fmt: skip
     source_params = base_now + [pretrained.source_head[0][base_of_run],
                                 pretrained.source_head[1][base_of_run]]  # fmt: skip
-    source_pred = _forward_plain(source_params, data.X_source_test).argmax(-1)
+    source_logits = _forward_plain([_at_least_two(w) for w in source_params], data.X_source_test)
+    source_pred = source_logits.argmax(-1)[: len(base_of_run)]
     result.source_accuracy[rows] = (source_pred == data.y_source_test).mean(axis=1).reshape(local)
     if curves:
-        result.train_loss[rows] = train_losses.numpy().T.reshape(*local, -1)
-        result.valid_loss[rows] = valid_losses.numpy().T.reshape(*local, -1)
+        result.train_loss[rows] = train_losses.numpy().T[real].reshape(*local, -1)
+        result.valid_loss[rows] = valid_losses.numpy().T[real].reshape(*local, -1)
+        result.valid_accuracy_curve[rows] = valid_hits.numpy().T[real].reshape(*local, -1)
     if keep_weights:
         full = (len(result.variants), len(splits), len(seeds))
         unpacked.update({f"base_{k // 2 + 1}_{'kernel' if k % 2 == 0 else 'bias'}": w
@@ -721,11 +757,12 @@ def _fine_tune_loop(
     run_orders = tf.gather(orders, pair_of_run)  # (runs, steps, batch)
     X_runs, y_runs = tf.gather(X_train, split_of_run), tf.gather(y_train, split_of_run)
     lr = rates * learning_rate
-    moving = [tf.zeros([n_runs, 32]), tf.ones([n_runs, 32]),
+    moving = [tf.zeros([n_runs, FEATURES]), tf.ones([n_runs, FEATURES]),
               tf.zeros([n_runs, HIDDEN_UNITS]), tf.ones([n_runs, HIDDEN_UNITS])]  # fmt: skip
     m, v = tf.zeros_like(theta), tf.zeros_like(theta)
     train_losses = tf.TensorArray(tf.float32, size=n_epochs)
     valid_losses = tf.TensorArray(tf.float32, size=n_epochs)
+    valid_hits = tf.TensorArray(tf.float32, size=n_epochs)
     epoch_loss = tf.zeros_like(theta[:, 0])
     for step in tf.range(n_steps):
         idx = run_orders[:, step]
@@ -752,12 +789,14 @@ def _fine_tune_loop(
             train_losses = train_losses.write(epoch, mean_loss)
             logits_v, _ = _forward(theta, moving, switches, tf.gather(X_valid, split_of_run),
                                    layout, n_unfrozen, training=False)  # fmt: skip
-            valid_ce = tf.nn.sparse_softmax_cross_entropy_with_logits(
-                tf.gather(y_valid, split_of_run), logits_v
-            )
+            labels_v = tf.gather(y_valid, split_of_run)
+            valid_ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels_v, logits_v)
             valid_losses = valid_losses.write(epoch, tf.reduce_mean(valid_ce, axis=1))
+            hits = tf.equal(tf.argmax(logits_v, axis=-1, output_type=tf.int32), labels_v)
+            valid_hits = valid_hits.write(epoch, tf.reduce_mean(tf.cast(hits, tf.float32), 1))
         epoch_loss = tf.where(end_of_epoch, tf.zeros_like(epoch_loss), epoch_loss)
     if not curves:  # empty stacks must still have a shape
         train_losses = train_losses.write(0, tf.zeros([n_runs]))
         valid_losses = valid_losses.write(0, tf.zeros([n_runs]))
-    return theta, moving, train_losses.stack(), valid_losses.stack()
+        valid_hits = valid_hits.write(0, tf.zeros([n_runs]))
+    return theta, moving, train_losses.stack(), valid_losses.stack(), valid_hits.stack()

@@ -31,6 +31,7 @@ __all__ = [
     "SplitSummary",
     "Summary",
     "across_splits",
+    "holm",
     "paired_difference",
     "power",
     "summarize",
@@ -198,10 +199,14 @@ class SplitSummary:
     """A quantity measured on every (split, seed): its mean, interval and variance parts.
 
     ``ci_low``/``ci_high``: t interval from the split means (the splits are the
-    independent units, ``n_splits - 1`` degrees of freedom); ``split_sd`` and
-    ``seed_sd``: square roots of :func:`variance_components`;
-    ``split_means``: one mean per split; ``same_sign``: how many split means
-    have the sign of the overall mean.
+    independent units, ``n_splits - 1`` degrees of freedom), and ``p_value``
+    its two-sided t-test of a zero mean; ``new_split_low``/``new_split_high``:
+    a prediction interval for the *true* value on a new split,
+    ``mean ± t · sqrt(split_sd² + se²)``; ``split_sd`` and ``seed_sd``: square
+    roots of :func:`variance_components`; ``split_p``: the F-test of "every
+    split has the same true value" (one-way analysis of variance);
+    ``split_means``: one mean per split (they include seed noise);
+    ``same_sign``: how many split means have the sign of the overall mean.
 
     Introduced in Chapter 8.
     """
@@ -216,6 +221,10 @@ class SplitSummary:
     seed_sd: float
     split_means: tuple[float, ...]
     same_sign: int
+    p_value: float
+    new_split_low: float
+    new_split_high: float
+    split_p: float
 
     @property
     def excludes_zero(self) -> bool:
@@ -226,6 +235,11 @@ class SplitSummary:
     def every_split_agrees(self) -> bool:
         """Whether every split's mean has the sign of the overall mean."""
         return self.same_sign == self.n_splits
+
+    @property
+    def holds_on_a_new_split(self) -> bool:
+        """Whether the prediction interval for a new split excludes 0."""
+        return self.new_split_low > 0 or self.new_split_high < 0
 
 
 def across_splits(values, confidence: float = 0.95) -> SplitSummary:
@@ -243,11 +257,27 @@ def across_splits(values, confidence: float = 0.95) -> SplitSummary:
 
     Introduced in Chapter 8.
     """
+    from scipy import stats
+
     grid = _as_array(values, "values", ndim=2)
+    n_splits, n_seeds = grid.shape
     split_means = grid.mean(axis=1)
     overall = summarize(split_means, confidence)
     split_var, seed_var = variance_components(grid)
     sign = np.sign(overall.mean)
+    se = overall.std / math.sqrt(n_splits)
+    if se == 0.0:
+        p_value = 1.0 if overall.mean == 0.0 else 0.0
+    else:
+        p_value = float(2 * stats.t.sf(abs(overall.mean) / se, df=n_splits - 1))
+    spread = _t_quantile(overall.confidence, n_splits - 1) * math.sqrt(split_var + se**2)
+    within = seed_var  # mean within-split variance
+    between = n_seeds * split_means.var(ddof=1)
+    if within == 0.0:
+        split_p = 0.0 if between > 0 else 1.0
+    else:
+        df = (n_splits - 1, n_splits * (n_seeds - 1))
+        split_p = float(stats.f.sf(between / within, *df))
     return SplitSummary(
         n_splits=grid.shape[0],
         n_seeds=grid.shape[1],
@@ -259,7 +289,28 @@ def across_splits(values, confidence: float = 0.95) -> SplitSummary:
         seed_sd=math.sqrt(seed_var),
         split_means=tuple(float(m) for m in split_means),
         same_sign=int((np.sign(split_means) == sign).sum()) if sign != 0 else 0,
+        p_value=p_value,
+        new_split_low=overall.mean - spread,
+        new_split_high=overall.mean + spread,
+        split_p=split_p,
     )
+
+
+def holm(p_values: dict) -> dict:
+    """Holm's step-down adjustment of a family of p-values: ``{name: adjusted p}``.
+
+    Controls the chance of any false "effect" among the family at the level
+    used, without assuming the tests are independent; less conservative than
+    Bonferroni (multiplying every p-value by their number).
+
+    Introduced in Chapter 8.
+    """
+    names = sorted(p_values, key=lambda name: p_values[name])
+    adjusted, running = {}, 0.0
+    for rank, name in enumerate(names):
+        running = max(running, min(1.0, (len(names) - rank) * p_values[name]))
+        adjusted[name] = running
+    return {name: adjusted[name] for name in p_values}
 
 
 def power(
