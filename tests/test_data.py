@@ -153,9 +153,9 @@ def test_split_is_reproducible_and_seeded(mirror_dir):
     [
         (dict(train=0.6, valid=0.2, test=0.3), "add up to 1"),
         (dict(train=0.5, valid=0.2, test=0.2), "add up to 1"),
-        (dict(train=0.0, valid=0.5, test=0.5), "strictly between"),
-        (dict(train=1.2, valid=-0.1, test=-0.1), "strictly between"),
-        (dict(train="0.6", valid=0.2, test=0.2), "strictly between"),
+        (dict(train=0.0, valid=0.5, test=0.5), r"train must be in \(0, 1\)"),
+        (dict(train=1.2, valid=-0.1, test=-0.1), r"train must be in \(0, 1\)"),
+        (dict(train="0.6", valid=0.2, test=0.2), "train must be a number"),
     ],
 )
 def test_split_rejects_sizes_that_do_not_add_up(sizes, message, mirror_dir):

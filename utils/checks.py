@@ -1,8 +1,8 @@
 """Argument checks shared by the helpers, so that they all accept and refuse alike.
 
 Each check returns the value converted to a plain Python type and raises
-``ValueError`` (or ``TypeError`` for a value of the wrong kind altogether)
-with a message that names the argument. NumPy scalars count as numbers;
+``ValueError``, with a message that names the argument, for a value of the
+wrong kind or out of range alike. NumPy scalars count as numbers;
 ``bool`` does not, although Python treats it as an ``int``.
 """
 

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .checks import check_fraction
+
 DATA_DIR_ENV = "BOOK_DATA_DIR"
 MIRROR_FILENAME = "cal_housing.data.gz"
 MIRROR_SHA256 = "d3d8a1a722ae78f91134862727d27a70b1415e7d512a89140406248687f4b902"
@@ -222,8 +224,7 @@ def housing_split(
 
     fractions = {"train": train, "valid": valid, "test": test}
     for name, value in fractions.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
-            raise ValueError(f"{name} must be a fraction strictly between 0 and 1, got {value!r}")
+        check_fraction(name, value)
     if abs(sum(fractions.values()) - 1.0) > 1e-9:
         raise ValueError(
             f"train + valid + test must add up to 1, got "

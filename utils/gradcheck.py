@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import check_int, check_real
+
 #: Default step of the central differences (good for float64 inputs near 1).
 DEFAULT_EPS = 1e-6
 #: Default tolerances: an entry matches when |autodiff - numerical| <= atol + rtol * |numerical|.
@@ -54,16 +56,6 @@ class GradCheckReport:
             f"gradients match at all {n} entr{'y' if n == 1 else 'ies'} "
             f"of {len(self.autodiff)} input(s)"
         )
-
-
-def _check_positive(name: str, value, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
-    return value
 
 
 def _as_float64(index: int, value) -> np.ndarray:
@@ -106,7 +98,7 @@ def _prepare(f, inputs, eps):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     if not inputs:
         raise ValueError("give at least one input: check_gradients(f, x, ...)")
-    eps = _check_positive("eps", eps)
+    eps = check_real("eps", eps, positive=True)
     arrays = [_as_float64(i, x) for i, x in enumerate(inputs)]
     n = sum(a.size for a in arrays)
     if n > MAX_ENTRIES:
@@ -209,10 +201,9 @@ def check_gradients(
 
     Introduced in Chapter 5.
     """
-    rtol = _check_positive("rtol", rtol, allow_zero=True)
-    atol = _check_positive("atol", atol, allow_zero=True)
-    if isinstance(max_listed, bool) or not isinstance(max_listed, int) or max_listed < 1:
-        raise ValueError(f"max_listed must be a positive int, got {max_listed!r}")
+    rtol = check_real("rtol", rtol, minimum=0.0)
+    atol = check_real("atol", atol, minimum=0.0)
+    max_listed = check_int("max_listed", max_listed, minimum=1)
     numerical = numerical_gradients(f, *inputs, eps=eps)
     autodiff = autodiff_gradients(f, *inputs)
     bad, total, max_err = [], 0, 0.0

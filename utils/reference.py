@@ -21,7 +21,8 @@ vendors even with pinned numerics (``Rsqrt``, ``Reciprocal``, ``Softmax``;
 see ``scripts/audit_cpu_ops.py``): the chapters keep those out of what they
 print, so the canary must not fail on them either.
 
-Introduced in Chapter 1 (pinned numerics); used by the tests and scripts.
+Used by the tests and scripts, not by the chapters; Chapter 1 explains the
+pinned numerics it checks (label ``pinned-numerics``).
 """
 
 from __future__ import annotations

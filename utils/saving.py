@@ -1,7 +1,8 @@
 """Saving and reloading Keras models, checked: a round trip must not change a prediction.
 
 Introduced in Chapter 2 (Custom losses, functions and metrics); used by
-Chapter 3 (Custom layers and models).
+Chapters 3 (Custom layers and models) and 4 (Losses and metrics from model
+internals).
 
 Importing this module does not import TensorFlow; the functions import Keras
 when they are called, after :func:`utils.setup_chapter` has run.

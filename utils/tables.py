@@ -2,6 +2,9 @@
 
 One renderer for every table the chapters print (speed tables, experiment
 results), so that they all look alike.
+
+Introduced in Chapter 2 (Custom losses, functions and metrics); used by
+Chapter 8 (fine-tuning experiments).
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+
+from .checks import check_int
 
 __all__ = ["format_table"]
 
@@ -31,13 +36,12 @@ def format_table(
     Raises:
         ValueError: no rows, a missing column or a negative ``digits``.
 
-    Used from Chapter 6 on (speed tables, experiment results).
+    Introduced in Chapter 2; also renders the speed tables of :mod:`utils.timing`.
     """
     rows = list(rows)
     if not rows:
         raise ValueError("no rows to format")
-    if isinstance(digits, bool) or not isinstance(digits, int) or digits < 0:
-        raise ValueError(f"digits must be a non-negative int, got {digits!r}")
+    digits = check_int("digits", digits, minimum=0)
     columns = list(rows[0]) if columns is None else list(columns)
     headers = dict(headers or {})
 
