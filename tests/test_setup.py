@@ -165,3 +165,21 @@ def test_setup_chapter_accepts_numpy_seeds():
     from utils import setup_chapter
 
     setup_chapter(seed=np.int64(3), verbose=False)
+
+
+def test_quiet_tensorflow_leaves_warning_filters_alone(monkeypatch):
+    """Logs are silenced, warnings are not: a new Keras deprecation must reach the page.
+
+    The hygiene test fails a chapter whose output holds a warning; that only
+    works if the setup does not filter warnings away.
+    """
+    import warnings
+
+    from utils.setup import quiet_tensorflow
+
+    for key in ("TF_CPP_MIN_LOG_LEVEL", "ABSL_MIN_LOG_LEVEL"):
+        monkeypatch.delenv(key, raising=False)
+    with warnings.catch_warnings():
+        before = list(warnings.filters)
+        quiet_tensorflow()
+        assert warnings.filters == before

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import warnings
 
 from .checks import check_int
 from .versions import check_versions
@@ -75,9 +74,6 @@ def quiet_tensorflow() -> None:
         os.environ.setdefault(key, value)
     for name in ("tensorflow", "absl", "keras", "h5py", "matplotlib"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    # Deprecation chatter from third-party packages is not part of the lesson.
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)
 
 
 def numerics_pinned() -> bool:
