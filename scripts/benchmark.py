@@ -108,7 +108,6 @@ def main(argv: list[str] | None = None) -> int:
     for label, value in speed6.items():
         if label != "tf.function loop":
             print(f"  {label + ' / tf.function loop':48} {value / loop:8.3f}")
-    print(f"  {'tf.function loop / fit()':48} {loop / speed6['fit()']:8.3f}")
     for name, rows in ch7.items():
         row = {t.label: t.throughput for t in rows}
         print(

@@ -41,15 +41,13 @@ GRAPH_CALLS = {"tiny op": 100, "large tensor op": 4, "training step": 4}
 
 
 def housing_model(dropout_rate: float = 0.1, seed: int = SEED):
-    """Chapter 6's housing regressor, with the same weights for the same seed.
+    """Chapter 6's housing regressor: the same seed, the same weights.
 
-    8 features, a hidden ``Dense(30, relu)`` layer with an L2 penalty of 1e-3
-    on its kernel and a max-norm constraint of 1 on each kernel column,
-    dropout, and one linear output. The seed is set (with
-    ``keras.utils.set_random_seed``) before the layers are built, so the
-    initial weights and the dropout masks depend on ``seed`` only.
-
-    Introduced in Chapter 6 (where it is built step by step as ``build_model``).
+    It reseeds everything first (``keras.utils.set_random_seed``), so the
+    initial weights and the dropout masks depend on ``seed`` only. Eight
+    inputs; a ``Dense(30, relu)`` layer whose kernel has an L2 penalty of
+    1e-3 and a max-norm constraint of 1 on each column; dropout; one linear
+    output. Introduced in Chapter 6, which calls it ``build_model``.
     """
     import keras
 
