@@ -1,6 +1,7 @@
 """Tests for utils/timing.py (no TensorFlow needed)."""
 
 import itertools
+import time
 
 import matplotlib
 
@@ -9,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
+from utils.tables import format_table
 from utils.timing import Timing, plot_throughput, speed_table, time_it
 
 
@@ -42,9 +44,12 @@ def test_time_it_counts_warmup_and_repeats():
     assert t.throughput == pytest.approx(10 / 0.35)
 
 
-def test_time_it_real_clock_is_positive():
-    t = time_it(lambda: sum(range(1000)), repeats=2, warmup=0)
-    assert len(t.seconds) == 2 and all(s >= 0 for s in t.seconds)
+def test_time_it_real_clock_measures_the_call():
+    # Each call sleeps at least 20 ms, so each repeat must last at least that
+    # long: this fails if time_it read the clock before and after anything
+    # but the call itself.
+    t = time_it(lambda: time.sleep(0.02), repeats=2, warmup=0)
+    assert len(t.seconds) == 2 and all(s >= 0.02 for s in t.seconds)
 
 
 def test_median_ignores_one_slow_repeat():
@@ -80,11 +85,23 @@ def test_time_it_rejects_non_callable():
 def test_speed_table_ratios_against_baseline():
     rows = [Timing("eager", (2.0,), items=100), Timing("graph", (0.5,), items=100)]
     table = speed_table(rows, baseline="eager").splitlines()
-    assert table[0].split()[:3] == ["method", "median", "samples/s"]
+    assert table[0].split() == ["method", "median", "samples/s", "x", "eager"]
     assert table[2].split() == ["eager", "2.00", "s", "50", "1.00"]
     assert table[3].split() == ["graph", "500.0", "ms", "200", "4.00"]
     # The first row is the default baseline.
     assert speed_table(rows) == "\n".join(table)
+
+
+def test_speed_table_is_rendered_by_format_table():
+    rows = [Timing("eager", (2.0,), items=100), Timing("tf.function", (0.5,), items=100)]
+    expected = format_table(
+        [
+            {"method": "eager", "median": "2.00 s", "calls/s": "50", "x eager": 1.0},
+            {"method": "tf.function", "median": "500.0 ms", "calls/s": "200", "x eager": 4.0},
+        ],
+        digits=2,
+    )
+    assert speed_table(rows, unit="calls/s") == expected
 
 
 def test_speed_table_units_of_time():

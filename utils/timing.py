@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .tables import format_table
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -107,6 +109,9 @@ def speed_table(
 ) -> str:
     """A plain-text table: label, median time, throughput, ratio to a baseline.
 
+    Rendered by :func:`utils.tables.format_table`, the book's one table
+    renderer: a header, a rule, then one row per timing.
+
     Args:
         timings: the rows, in the order to show them.
         unit: the throughput's unit, for the header.
@@ -129,15 +134,17 @@ def speed_table(
     if base_label not in labels:
         raise ValueError(f"baseline {base_label!r} is not one of {labels}")
     base = timings[labels.index(base_label)].throughput
-    width = max(len("method"), *(len(label) for label in labels))
-    header = f"{'method':<{width}}  {'median':>10}  {unit:>14}  {'x ' + base_label}"
-    lines = [header, "-" * len(header)]
-    for t in timings:
-        lines.append(
-            f"{t.label:<{width}}  {_duration(t.median):>10}  "
-            f"{t.throughput:>14,.0f}  {t.throughput / base:>6.2f}"
-        )
-    return "\n".join(lines)
+    ratio = f"x {base_label}"
+    rows = [
+        {
+            "method": t.label,
+            "median": _duration(t.median),
+            unit: f"{t.throughput:,.0f}",
+            ratio: t.throughput / base,
+        }
+        for t in timings
+    ]
+    return format_table(rows, ["method", "median", unit, ratio], digits=2)
 
 
 def _duration(seconds: float) -> str:

@@ -1,0 +1,121 @@
+"""Tests for utils/workloads.py: the timed workloads of chapters 6 and 7.
+
+The timings themselves are never asserted (they depend on the machine); what
+is tested is that every way trains the same model on the same batches, that
+the step is Chapter 6's, and that bad sizes are refused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from utils import quiet_tensorflow
+
+quiet_tensorflow()
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from utils import workloads  # noqa: E402
+from utils.data import housing_split  # noqa: E402
+from utils.timing import Timing  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def split(mirror_dir):
+    return housing_split(data_dir=mirror_dir)
+
+
+def test_housing_model_is_chapter_6s_and_reproducible():
+    model = workloads.housing_model()
+    again = workloads.housing_model()
+    hidden, dropout, output = model.layers
+    assert hidden.units == 30 and output.units == 1 and dropout.rate == 0.1
+    assert isinstance(hidden.kernel_constraint, keras.constraints.MaxNorm)
+    assert len(model.losses) == 1  # the L2 penalty
+    for w, w_again in zip(model.weights, again.weights, strict=True):
+        np.testing.assert_array_equal(w, w_again)
+    other = workloads.housing_model(seed=7)
+    assert not np.array_equal(other.layers[0].kernel, hidden.kernel)
+
+
+def test_train_step_updates_weights_loss_and_metrics(split):
+    model = workloads.housing_model(dropout_rate=0.0)
+    metrics = workloads.housing_metrics()
+    optimizer = keras.optimizers.SGD(learning_rate=0.01)
+    step = workloads.housing_train_step(model, optimizer, metrics)
+    X, y = tf.constant(split.X_train[:32]), tf.constant(split.y_train[:32])
+    expected = float(keras.losses.MeanSquaredError()(y, model(X)) + sum(model.losses))
+    before = model.layers[-1].kernel.numpy()
+    loss = float(step(X, y))
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    np.testing.assert_allclose(float(metrics["loss"].result()), loss, rtol=1e-6)
+    assert float(metrics["rmse"].result()) > 0
+    assert not np.array_equal(model.layers[-1].kernel.numpy(), before)
+    assert int(optimizer.iterations) == 1
+
+
+def test_housing_batches_are_fixed_and_cut(split):
+    first = [x.numpy() for x, _ in workloads.housing_batches(split, batches=3)]
+    again = [x.numpy() for x, _ in workloads.housing_batches(split, batches=3)]
+    assert len(first) == 3 and first[0].shape == (32, 8)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert len(list(workloads.housing_batches(split))) == 387  # 12,384 / 32
+
+
+@pytest.mark.parametrize("kwargs", [{"batches": 0}, {"batches": 2.5}, {"batch_size": True}])
+def test_housing_batches_rejects_bad_sizes(split, kwargs):
+    with pytest.raises(ValueError, match="must be an int"):
+        workloads.housing_batches(split, **kwargs)
+
+
+def test_training_timings_time_five_ways_of_the_same_training(split):
+    run = workloads.training_timings(
+        split, batches=4, eager_batches=2, steps_per_execution=2, repeats=1
+    )
+    labels = [t.label for t in run.timings]
+    assert labels == [
+        "eager loop (2 batches)",
+        "tf.function loop",
+        "fit()",
+        "fit(), steps_per_execution=2",
+        "one graph per epoch",
+    ]
+    assert all(isinstance(t, Timing) and len(t.seconds) == 1 for t in run.timings)
+    assert [t.items for t in run.timings] == [64, 128, 128, 128, 128]
+    assert sorted(run.first_pass_loss) == sorted(labels[1:])
+    losses = list(run.first_pass_loss.values())
+    np.testing.assert_allclose(losses, losses[0], rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"repeats": 0}, {"eager_batches": 0}, {"steps_per_execution": -1}]
+)
+def test_training_timings_rejects_bad_counts(split, kwargs):
+    with pytest.raises(ValueError, match="must be an int"):
+        workloads.training_timings(split, **kwargs)
+
+
+def test_graph_workloads_and_timings(split):
+    cases = workloads.graph_workloads(split, scale=3)
+    assert {name: n for name, (_, _, n) in cases.items()} == {
+        "tiny op": 300,
+        "large tensor op": 12,
+        "training step": 12,
+    }
+    fn, args, _ = cases["tiny op"]
+    assert float(fn(*args)) == 7.0
+    fn, args, _ = cases["large tensor op"]
+    assert args[0].shape == (1000, 1000)
+    tables = workloads.graph_timings(split, scale=1, repeats=1)
+    assert list(tables) == list(cases)
+    for rows in tables.values():
+        assert [t.label for t in rows] == ["eager", "tf.function", "XLA"]
+
+
+@pytest.mark.parametrize("kwargs", [{"scale": 0}, {"repeats": 0}])
+def test_graph_timings_rejects_bad_counts(split, kwargs):
+    with pytest.raises(ValueError, match="must be an int"):
+        workloads.graph_timings(split, **kwargs)

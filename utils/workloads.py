@@ -1,0 +1,376 @@
+"""The workloads that chapters 6 and 7 time, written once.
+
+The speed sections of Chapter 6 (Custom training loops) and Chapter 7
+(tf.function and graphs) call these functions with a few repeats, and
+``scripts/benchmark.py`` calls the same functions with more: both measure
+the same code on the same data (Chapter 6's housing model, its training step
+with the same loss and metrics, the same batches). Only the number of
+repeats differs.
+
+* :func:`training_timings`: training on the housing data five ways (an eager
+  loop, a ``tf.function`` loop, ``fit()``, ``fit()`` with
+  ``steps_per_execution``, a whole epoch in one graph), in samples per second;
+* :func:`graph_timings`: a tiny op, a large tensor op and a training step,
+  each eager, through ``tf.function`` and through XLA, in calls per second.
+
+Importing this module does not import TensorFlow; its functions do, so call
+:func:`utils.setup_chapter` first.
+
+Introduced in Chapter 6; used by Chapter 7 and ``scripts/benchmark.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .timing import Timing, time_it
+
+SEED = 42
+"""The seed of every model, shuffle and random tensor here."""
+
+BATCH_SIZE = 32
+"""Chapter 6's batch size."""
+
+LEARNING_RATE = 0.002
+"""Chapter 6's Adam learning rate."""
+
+GRAPH_CALLS = {"tiny op": 100, "large tensor op": 4, "training step": 4}
+"""Calls per timed repeat in :func:`graph_timings`, multiplied by its ``scale``."""
+
+
+def housing_model(dropout_rate: float = 0.1, seed: int = SEED):
+    """Chapter 6's housing regressor: the same seed, the same weights.
+
+    It reseeds everything first (``keras.utils.set_random_seed``), so the
+    initial weights and the dropout masks depend on ``seed`` only. Eight
+    inputs; a ``Dense(30, relu)`` layer whose kernel has an L2 penalty of
+    1e-3 and a max-norm constraint of 1 on each column; dropout; one linear
+    output. Introduced in Chapter 6, which calls it ``build_model``.
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [
+            keras.Input(shape=(8,)),
+            keras.layers.Dense(
+                30,
+                activation="relu",
+                kernel_regularizer=keras.regularizers.L2(1e-3),
+                kernel_constraint=keras.constraints.MaxNorm(1.0),
+            ),
+            keras.layers.Dropout(dropout_rate),
+            keras.layers.Dense(1),
+        ]
+    )
+
+
+def housing_metrics() -> dict:
+    """The streaming metrics of Chapter 6's loop: the mean loss and the RMSE.
+
+    Introduced in Chapter 6.
+    """
+    import keras
+
+    return {"loss": keras.metrics.Mean(), "rmse": keras.metrics.RootMeanSquaredError()}
+
+
+def housing_train_step(model, optimizer, metrics: dict) -> Callable:
+    """Chapter 6's training step, as a ``tf.function``.
+
+    One step: the forward pass with ``training=True``, the mean squared error
+    plus the model's own losses (``model.losses``), their gradients, one
+    update by ``optimizer`` (which also applies the constraints), then the
+    metrics: ``metrics["loss"]`` gets the loss weighted by the batch size,
+    ``metrics["rmse"]`` compares targets and predictions. It returns the
+    loss. Its plain Python function, ``.python_function``, is the eager step.
+    The optimizer is built first (if it is not yet), as Chapter 6's
+    ``LoopSteps`` does.
+
+    Introduced in Chapter 6 (whose ``LoopSteps.train_step`` computes the same).
+    """
+    import keras
+    import tensorflow as tf
+
+    loss_fn = keras.losses.MeanSquaredError()
+    if not optimizer.built:  # build now: variables created in a trace cost a second trace
+        optimizer.build(model.trainable_variables)
+
+    @tf.function
+    def train_step(X_batch, y_batch):
+        with tf.GradientTape() as tape:
+            y_pred = model(X_batch, training=True)
+            loss = loss_fn(y_batch, y_pred) + sum(model.losses)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+        metrics["loss"].update_state(loss, sample_weight=tf.shape(y_batch)[0])
+        metrics["rmse"].update_state(y_batch, y_pred)
+        return loss
+
+    return train_step
+
+
+def housing_batches(split, batches: int | None = None, batch_size: int = BATCH_SIZE):
+    """The training set of ``split`` in batches, shuffled once, the same order every pass.
+
+    It reseeds everything (``keras.utils.set_random_seed``) first, so the
+    order depends on nothing else: it is the order of Chapter 6's
+    ``ordered_set``.
+
+    Args:
+        split: a :class:`utils.HousingSplit`.
+        batches: keep only the first ``batches`` batches (all when None).
+        batch_size: samples per batch.
+
+    Raises:
+        ValueError: ``batches`` or ``batch_size`` is not a positive int.
+
+    Introduced in Chapter 6.
+    """
+    import keras
+    import tensorflow as tf
+
+    _check_count("batch_size", batch_size)
+    if batches is not None:
+        _check_count("batches", batches)
+    keras.utils.set_random_seed(SEED)  # the shuffle order depends on the global seed too
+    n = len(split.X_train)
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((split.X_train, split.y_train))
+        .shuffle(n, seed=SEED, reshuffle_each_iteration=False)
+        .batch(batch_size)
+    )
+    if batches is not None:
+        dataset = dataset.take(batches)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _check_count(name: str, value, least: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class TrainingTimings:
+    """What :func:`training_timings` measured.
+
+    Attributes:
+        timings: one :class:`utils.Timing` per way of training, in samples per
+            second, in the order eager loop, ``tf.function`` loop, ``fit()``,
+            ``fit()`` with ``steps_per_execution``, one graph per epoch.
+        first_pass_loss: for each way except the eager loop (which sees fewer
+            batches), the mean training loss of its first (untimed) pass. Every
+            way starts from the same weights and sees the same batches, so
+            these agree when the ways compute the same training.
+
+    Introduced in Chapter 6.
+    """
+
+    timings: list[Timing]
+    first_pass_loss: dict[str, float]
+
+
+def training_timings(
+    split,
+    *,
+    batches: int | None = None,
+    eager_batches: int = 10,
+    steps_per_execution: int = 32,
+    repeats: int = 3,
+) -> TrainingTimings:
+    """Time Chapter 6's training five ways, on the same data with the same step.
+
+    Each way gets a fresh :func:`housing_model` (same seed, so the same
+    weights), a fresh Adam optimizer and fresh metrics, makes one untimed pass
+    over the batches (tracing happens then) and then ``repeats`` timed passes:
+
+    1. ``eager loop (N batches)``: the step's plain Python function, over the
+       first ``eager_batches`` batches only (it is slow);
+    2. ``tf.function loop``: a Python loop calling the graph once per batch;
+    3. ``fit()``: the same model compiled with the same loss (MSE, plus the
+       model's L2 penalty), optimizer and RMSE metric;
+    4. ``fit(), steps_per_execution=K``: ``fit()`` running K steps per call;
+    5. ``one graph per epoch``: the loop over the dataset inside one
+       ``tf.function``.
+
+    Args:
+        split: a :class:`utils.HousingSplit`.
+        batches: batches of 32 per pass (all 387 when None).
+        eager_batches: batches in the eager loop's pass.
+        steps_per_execution: K in way 4.
+        repeats: timed passes per way.
+
+    Returns:
+        A :class:`TrainingTimings`.
+
+    Raises:
+        ValueError: a count is not a positive int.
+
+    Introduced in Chapter 6.
+    """
+    import keras
+    import tensorflow as tf
+
+    for name, value in (
+        ("eager_batches", eager_batches),
+        ("steps_per_execution", steps_per_execution),
+        ("repeats", repeats),
+    ):
+        _check_count(name, value)
+    dataset = housing_batches(split, batches)
+    n_batches = math.ceil(len(split.X_train) / BATCH_SIZE)
+    if batches is not None:
+        n_batches = min(batches, n_batches)
+    n_samples = min(n_batches * BATCH_SIZE, len(split.X_train))
+    eager_batches = min(eager_batches, n_batches)
+
+    def fresh_step():
+        metrics = housing_metrics()
+        optimizer = keras.optimizers.Adam(learning_rate=LEARNING_RATE)
+        return housing_train_step(housing_model(), optimizer, metrics), metrics
+
+    def loop_pass(step, metrics, data):
+        def run():
+            for X_batch, y_batch in data:
+                step(X_batch, y_batch)
+            return float(metrics["loss"].result())  # waits for the last step
+
+        return run
+
+    def epoch_pass(step, metrics, data):
+        @tf.function
+        def train_epoch(dataset):
+            for X_batch, y_batch in dataset:
+                step.python_function(X_batch, y_batch)  # traced into this graph
+            return metrics["loss"].result()
+
+        return lambda: float(train_epoch(data))
+
+    def fit_pass(steps):
+        model = housing_model()
+        model.compile(
+            loss="mse",
+            optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
+            metrics=[keras.metrics.RootMeanSquaredError()],
+            steps_per_execution=steps,
+        )
+        return lambda: model.fit(dataset, epochs=1, shuffle=False, verbose=0).history["loss"][0]
+
+    eager_step, eager_metrics = fresh_step()
+    loop_step, loop_metrics = fresh_step()
+    epoch_step, epoch_metrics = fresh_step()
+    eager_data = dataset.take(eager_batches)
+    ways = [
+        (
+            f"eager loop ({eager_batches} batches)",
+            loop_pass(eager_step.python_function, eager_metrics, eager_data),
+            eager_batches * BATCH_SIZE,
+        ),
+        ("tf.function loop", loop_pass(loop_step, loop_metrics, dataset), n_samples),
+        ("fit()", fit_pass(1), n_samples),
+        (
+            f"fit(), steps_per_execution={steps_per_execution}",
+            fit_pass(steps_per_execution),
+            n_samples,
+        ),
+        ("one graph per epoch", epoch_pass(epoch_step, epoch_metrics, dataset), n_samples),
+    ]
+    timings, first_pass_loss = [], {}
+    for label, run, items in ways:
+        loss = run()  # the untimed first pass: tracing, building the optimizer
+        if not label.startswith("eager"):
+            first_pass_loss[label] = float(loss)
+        timings.append(time_it(run, items=items, repeats=repeats, warmup=0, label=label))
+    return TrainingTimings(timings=timings, first_pass_loss=first_pass_loss)
+
+
+def tiny_op(x):
+    """``x * 2 + 1``: two operations on a scalar (Chapter 7's tiny op)."""
+    return x * 2.0 + 1.0
+
+
+def large_tensor_op(x):
+    """A chain of element-wise operations and a sum (Chapter 7's large tensor op)."""
+    import tensorflow as tf
+
+    return tf.reduce_sum(tf.nn.relu(x * 2.0 + 1.0) ** 2 - tf.tanh(x))
+
+
+def graph_workloads(split, scale: int = 1) -> dict[str, tuple[Callable, tuple, int]]:
+    """Chapter 7's three workloads: ``{name: (function, arguments, calls per repeat)}``.
+
+    * ``tiny op``: :func:`tiny_op` on the scalar 3.0;
+    * ``large tensor op``: :func:`large_tensor_op` on a 1000 x 1000 matrix of
+      standard normal numbers;
+    * ``training step``: Chapter 6's step (:func:`housing_train_step`, as a
+      plain Python function) on the first 32 training samples of ``split``.
+
+    Calls per repeat are :data:`GRAPH_CALLS` times ``scale``.
+
+    Raises:
+        ValueError: ``scale`` is not a positive int.
+
+    Introduced in Chapter 7.
+    """
+    import keras
+    import tensorflow as tf
+
+    _check_count("scale", scale)
+    metrics = housing_metrics()
+    optimizer = keras.optimizers.Adam(learning_rate=LEARNING_RATE)
+    step = housing_train_step(housing_model(), optimizer, metrics).python_function
+    X_batch = tf.constant(split.X_train[:BATCH_SIZE])
+    y_batch = tf.constant(split.y_train[:BATCH_SIZE])
+    x_large = tf.random.stateless_normal((1000, 1000), seed=(SEED, 0))
+    arguments = {
+        "tiny op": (tiny_op, (tf.constant(3.0),)),
+        "large tensor op": (large_tensor_op, (x_large,)),
+        "training step": (step, (X_batch, y_batch)),
+    }
+    return {name: (fn, args, GRAPH_CALLS[name] * scale) for name, (fn, args) in arguments.items()}
+
+
+def graph_timings(split, *, scale: int = 1, repeats: int = 3) -> dict[str, list[Timing]]:
+    """Time each of :func:`graph_workloads` eager, with ``tf.function`` and with XLA.
+
+    For each workload, the same Python function is called as it is
+    (``eager``), through ``tf.function`` and through
+    ``tf.function(jit_compile=True)`` (``XLA``), in that order (so the
+    training step's optimizer creates its variables eagerly). Each is called
+    once untimed (tracing and XLA compilation), then timed ``repeats`` times;
+    a repeat is many calls, and ends by waiting for the last result.
+
+    Returns:
+        ``{workload name: [eager, tf.function, XLA timings]}``, in calls per second.
+
+    Raises:
+        ValueError: ``scale`` or ``repeats`` is not a positive int.
+
+    Introduced in Chapter 7.
+    """
+    import tensorflow as tf
+
+    _check_count("repeats", repeats)
+
+    def calls(fn, args, n):
+        def run():
+            for _ in range(n):
+                result = fn(*args)
+            return result.numpy()  # waits for the last call to finish
+
+        return run
+
+    tables = {}
+    for name, (fn, args, n) in graph_workloads(split, scale).items():
+        modes = {
+            "eager": fn,
+            "tf.function": tf.function(fn),
+            "XLA": tf.function(fn, jit_compile=True),
+        }
+        tables[name] = [
+            time_it(calls(f, args, n), items=n, repeats=repeats, label=mode)
+            for mode, f in modes.items()
+        ]
+    return tables
