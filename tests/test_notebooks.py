@@ -133,9 +133,36 @@ def test_exercise_solutions_are_toggled(notebook):
     assert solutions, f"{path.name}: exercises without solution cells"
     for cell in solutions:
         tags = cell.metadata.get("tags", [])
-        assert {"hide-input", "hide-cell"} & set(tags), (
-            f"{path.name}: solution cell {cell.execution_count} is not hidden behind a toggle"
+        assert "hide-cell" in tags, (
+            f"{path.name}: solution cell {cell.execution_count} must be tagged hide-cell "
+            "(hide-input would leave its output, often the answer, in view)"
         )
+    for cell in nb.cells[start + 1 :]:
+        if cell.cell_type == "markdown":
+            visible = visible_answer_prose(cell.source)
+            assert not visible, (
+                f"{path.name}: answer prose in view after the exercises: {visible[:60]!r}; "
+                "put it in a {toggle} block"
+            )
+
+
+EXERCISE_STATEMENT = re.compile(r"\*\*(Exercise\s+)?\d+\.")
+SOLUTION_HEADING = re.compile(r"\*\*Solution[^*]*\*\*")
+TOGGLE_BLOCK = re.compile(r"(`{3,}|:{3,})\{toggle\}.*?\n\1[ \t]*(\n|$)", re.DOTALL)
+
+
+def visible_answer_prose(markdown: str) -> str:
+    """What a reader sees, unasked, of a markdown cell after the exercises.
+
+    An exercise statement ("**3. Title.** ...") is meant to be seen; a
+    solution may show its heading ("**Solution 3.**") and nothing else
+    outside a ``{toggle}`` block.
+    """
+    text = markdown.strip()
+    if EXERCISE_STATEMENT.match(text):
+        return ""
+    text = SOLUTION_HEADING.sub("", text, count=1) if SOLUTION_HEADING.match(text) else text
+    return TOGGLE_BLOCK.sub("", text).strip()
 
 
 def test_solutions_are_hidden_one_way(notebook):
@@ -210,3 +237,17 @@ def test_a_notebook_saved_by_jupyter_is_not_canonical(tmp_path):
     nb.metadata["language_info"]["version"] = "3.11.7"
     nbformat.write(nb, path)
     assert not is_canonical(path)
+
+
+@pytest.mark.parametrize(
+    "markdown, shown",
+    [
+        ("**Solution 2.** The answer is 5.", "The answer is 5."),
+        ("**Solution 1.**\n\n```{toggle}\nThe answer is 5.\n```", ""),
+        ("```{toggle}\nThe answer is 5.\n```\n", ""),
+        ("**3. A lighter dropout.** Compare the two variants.", ""),
+        ("**Solution 4**\n\n```{toggle}\nhidden\n```\nBut this is seen.", "But this is seen."),
+    ],
+)
+def test_visible_answer_prose(markdown, shown):
+    assert visible_answer_prose(markdown) == shown
