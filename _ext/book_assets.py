@@ -34,6 +34,8 @@ def dedupe_scripts(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
+    # The PDF edition and its download link (_ext/book_pdf.py).
+    app.setup_extension("book_pdf")
     # Run after every other html-page-context handler (they add scripts).
     app.connect("html-page-context", dedupe_scripts, priority=1000)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -26,7 +26,7 @@ from utils import book  # noqa: E402
 
 def skeleton(path: Path, title: str) -> nbformat.NotebookNode:
     """A new chapter that passes the hygiene tests once executed."""
-    rel = path.resolve().relative_to(ROOT).as_posix()
+    rel = f"chapters/{path.name}"  # chapters live in chapters/
     nb = nbformat.v4.new_notebook()
     md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
     nb.cells = [

@@ -10,7 +10,9 @@ as nbval runs it in the tests. The stored file gets stable metadata
 (execution counts 1..n, no timestamps, the ``python3`` kernelspec), so a
 re-run of an unchanged notebook changes nothing but inherently variable
 outputs (timings). A notebook that raises outside cells tagged
-``raises-exception`` is not written back.
+``raises-exception`` is not written back. ``--normalise`` only rewrites
+notebooks in that canonical form (for a notebook saved by Jupyter), without
+executing anything; ``tests/test_notebooks.py`` checks every chapter is in it.
 
 It also reports each notebook's wall time and the peak memory (RSS) of its
 kernel, which ``--times FILE`` writes as JSON.
@@ -154,6 +156,19 @@ def normalise(nb: nbformat.NotebookNode) -> None:
                 cell.outputs = []
 
 
+def canonical_text(nb: nbformat.NotebookNode) -> str:
+    """The notebook as the book stores it: normalised, nbformat's JSON, a final newline."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))  # a copy
+    normalise(nb)
+    return nbformat.writes(nb) + "\n"
+
+
+def is_canonical(path: Path) -> bool:
+    """Whether the file is stored exactly in the book's canonical form."""
+    text = Path(path).read_text()
+    return text == canonical_text(nbformat.reads(text, as_version=4))
+
+
 def _kernel_peak_rss_mb(client: NotebookClient) -> float | None:
     """Peak resident memory of the kernel process, in MiB (Linux only)."""
     try:
@@ -193,8 +208,7 @@ def run(path: Path, timeout: int = 900, write: bool = True) -> dict:
         peak = _kernel_peak_rss_mb(client)
     seconds = time.perf_counter() - start
     if write:
-        normalise(nb)
-        nbformat.write(nb, path)
+        path.write_text(canonical_text(nb))
     return {
         "notebook": str(path.relative_to(ROOT)),
         "seconds": round(seconds, 1),
@@ -217,9 +231,18 @@ def main(argv: list[str] | None = None) -> int:
         help="re-run every chapter and make this machine the reference "
         "(after upgrading TensorFlow or Keras)",
     )
+    parser.add_argument(
+        "--normalise",
+        action="store_true",
+        help="only rewrite the notebooks in the canonical form (no execution)",
+    )
     args = parser.parse_args(argv)
     default_environment()
     paths = args.notebooks or sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    if args.normalise:
+        for path in paths:
+            path.write_text(canonical_text(nbformat.read(path, as_version=4)))
+        return 0
     write = not args.no_write
     if write:
         here = this_machine()

@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from site_checks import PAGE_FACTS_JS, console_problems, page_problems
+from tests.site_checks import PAGE_FACTS_JS, console_problems, page_problems
 
 from utils import book
 from utils.book import ROOT

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from site_checks import broken_internal_links
+from tests.site_checks import broken_internal_links
 
 
 def test_no_broken_internal_links(built_book):
@@ -12,7 +12,7 @@ def test_no_broken_internal_links(built_book):
 
 def test_links_are_actually_checked(built_book):
     """The check must see the book's cross-references, or passing means nothing."""
-    from site_checks import _parse
+    from tests.site_checks import _parse
 
     pages = list(built_book.rglob("chapters/*.html"))
     links = [url for page in pages for _, url in _parse(page).links]

@@ -96,14 +96,14 @@ def test_opening_cells(notebook):
     path, nb = notebook
     first = nb.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith("# "), path.name
-    rel = path.relative_to(ROOT).as_posix()
+    rel = f"chapters/{path.name}"
     assert book.colab_url(rel) in first.source, f"{path.name}: no Colab link to itself"
     for heading in ("**You will learn", "**Prerequisites", "**Run time"):
         assert heading in first.source, f"{path.name}: the opening lacks {heading}"
     setup = code_cells(nb)[0]
     assert setup.source == book.setup_cell(), (
         f"{path.name}: the first code cell is not the shared setup cell "
-        "(scripts/book.py holds its text)"
+        "(utils/book.py holds its text)"
     )
     assert "hide-input" in setup.metadata.get("tags", [])
 
@@ -124,10 +124,11 @@ def test_ends_with_summary_and_exercises(notebook):
 def test_exercise_solutions_are_toggled(notebook):
     path, nb = notebook
     start = next(
-        i
-        for i, c in enumerate(nb.cells)
-        if c.cell_type == "markdown" and "## Exercises" in c.source
-    )
+        (i for i, c in enumerate(nb.cells)
+         if c.cell_type == "markdown" and "## Exercises" in c.source),
+        None,
+    )  # fmt: skip
+    assert start is not None, f"{path.name}: no '## Exercises' section"
     solutions = [c for c in nb.cells[start:] if c.cell_type == "code" and c.source.strip()]
     assert solutions, f"{path.name}: exercises without solution cells"
     for cell in solutions:
@@ -135,6 +136,17 @@ def test_exercise_solutions_are_toggled(notebook):
         assert {"hide-input", "hide-cell"} & set(tags), (
             f"{path.name}: solution cell {cell.execution_count} is not hidden behind a toggle"
         )
+
+
+def test_solutions_are_hidden_one_way(notebook):
+    """Code solutions behind hide-input toggles, prose answers in {toggle}: never {dropdown}."""
+    path, nb = notebook
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            assert "{dropdown}" not in cell.source and ":class: dropdown" not in cell.source, (
+                f"{path.name}: hide prose answers with a {{toggle}} block, as the other "
+                "chapters do, not a {dropdown}"
+            )
 
 
 def test_no_keras2_only_apis_in_working_code(notebook):
@@ -173,3 +185,28 @@ def test_platform_dependent_cells_are_tagged_where_they_print(notebook):
                 f"{path.name}, cell {cell.execution_count} is tagged "
                 "platform-dependent but prints nothing"
             )
+
+
+def test_stored_in_the_canonical_form(notebook):
+    """Stored exactly as scripts/run_notebooks.py writes it: diffs show content only."""
+    from scripts.run_notebooks import is_canonical
+
+    path, _ = notebook
+    assert is_canonical(path), (
+        f"{path.name} is not in the book's canonical form (saved by Jupyter?): run "
+        f"python scripts/run_notebooks.py --normalise {path.relative_to(ROOT)}"
+    )
+
+
+def test_a_notebook_saved_by_jupyter_is_not_canonical(tmp_path):
+    """The control: what plain Jupyter writes (timestamps, its own metadata) is caught."""
+    from scripts.run_notebooks import canonical_text, is_canonical
+
+    nb = nbformat.read(CHAPTERS[0], as_version=4)
+    path = tmp_path / "chapter.ipynb"
+    path.write_text(canonical_text(nb))
+    assert is_canonical(path)
+    nb.cells[1].metadata["execution"] = {"iopub.execute_input": "2026-11-30T10:00:00Z"}
+    nb.metadata["language_info"]["version"] = "3.11.7"
+    nbformat.write(nb, path)
+    assert not is_canonical(path)

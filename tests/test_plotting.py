@@ -24,11 +24,6 @@ def test_book_style_is_applied():
     plt.rcdefaults()
 
 
-def test_palette_is_distinct_hex_colours():
-    assert len(set(PALETTE)) == len(PALETTE) >= 6
-    assert all(c.startswith("#") and len(c) == 7 for c in PALETTE)
-
-
 def test_figures_are_reproducible():
     """The same plot saved twice gives the same bytes (no timestamps, no random ids)."""
     import io

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ENV_LINE = re.compile(
@@ -85,7 +86,7 @@ def test_seeding_repeats_random_numbers(root):
     assert result.stdout == "ok\n"
 
 
-@pytest.mark.parametrize("bad", [-1, 1.5, "42", True, None])
+@pytest.mark.parametrize("bad", [-1, 1.5, "42", True, None, np.int64(-3)])
 def test_setup_chapter_rejects_bad_seeds(bad):
     from utils import setup_chapter
 
@@ -157,3 +158,10 @@ def test_a_bad_pin_switch_is_refused(monkeypatch, value):
     monkeypatch.setenv("BOOK_PIN_NUMERICS", value)
     with pytest.raises(ValueError, match="BOOK_PIN_NUMERICS"):
         numerics_pinned()
+
+
+def test_setup_chapter_accepts_numpy_seeds():
+    """A NumPy integer is a seed like any other (utils.checks decides for every helper)."""
+    from utils import setup_chapter
+
+    setup_chapter(seed=np.int64(3), verbose=False)

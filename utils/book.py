@@ -102,8 +102,9 @@ BOOK_REPO = "{url}"
 BOOK_BRANCH = "{branch}"
 if "google.colab" in sys.modules and not Path("book").is_dir():
     import subprocess
-    subprocess.run(["git", "clone", "--quiet", "--depth=1", "--branch",
-                    BOOK_BRANCH, BOOK_REPO, "book"], check=True)
+
+    git = ["git", "clone", "--quiet", "--depth=1", "--branch"]
+    subprocess.run([*git, BOOK_BRANCH, BOOK_REPO, "book"], check=True)
 for folder in (Path("book"), Path.cwd().parent, Path.cwd()):
     if (folder / "utils" / "__init__.py").is_file():
         sys.path.insert(0, str(folder.resolve()))

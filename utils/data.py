@@ -1,6 +1,14 @@
 """The California housing data, online or offline, and the book's standard split.
 
-Introduced in Chapter 1 (Tensors); used by Chapters 2, 3, 4 and 6.
+Introduced in Chapter 2 (Custom losses, functions and metrics), section
+"The data: California housing, split three ways" (label ``housing-split``);
+used by Chapters 2, 3, 4, 6 and 7.
+
+The standard split (:func:`housing_split`): the 20,640 districts are
+shuffled with a fixed seed (``random_state=42``) and cut into 60% training,
+20% validation and 20% test (12,384, 4,128 and 4,128 samples); every feature
+is standardised with a ``StandardScaler`` fitted on the training part only,
+so that nothing of the validation and test sets leaks into training.
 
 Where the data comes from:
 
@@ -126,7 +134,7 @@ def load_california_housing(
         HousingDataUnavailable: the mirror is missing or corrupt, or
             scikit-learn could not download the data.
 
-    Introduced in Chapter 1.
+    Introduced in Chapter 2.
     """
     if data_dir is None:
         data_dir = os.environ.get(DATA_DIR_ENV) or None
@@ -190,17 +198,24 @@ def housing_split(
     """The book's standard split of California housing, scaled.
 
     The fractions ``train``, ``valid`` and ``test`` of the 20,640 samples
-    must add up to 1. Features are standardised with statistics of the
-    training set only; targets are column vectors (shape ``(n, 1)``) in
-    float32, as Keras expects for regression.
+    must add up to 1. The split is made in two shuffled steps with the same
+    ``random_state``: first the ``test`` fraction is set aside, then the
+    validation set is cut from the rest (``valid / (train + valid)`` of it).
+    Features are standardised with a ``StandardScaler`` fitted on the
+    training set only, so the training features have mean 0 and standard
+    deviation 1 while the validation and test features only come close;
+    targets are column vectors (shape ``(n, 1)``) in float32, as Keras
+    expects for regression.
 
-    With the defaults: 12,384 training, 4,128 validation and 4,128 test samples.
+    With the defaults (60/20/20, ``random_state=42``): 12,384 training,
+    4,128 validation and 4,128 test samples.
 
     Raises:
         ValueError: a fraction is not strictly between 0 and 1, or the
             three do not add up to 1.
 
-    Introduced in Chapter 1; used by Chapters 2, 3, 4 and 6.
+    Introduced in Chapter 2 (section "The data: California housing, split
+    three ways"); used by Chapters 2, 3, 4, 6 and 7.
     """
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler

@@ -22,6 +22,7 @@ import os
 import sys
 import warnings
 
+from .checks import check_int
 from .versions import check_versions
 
 # Environment settings that TensorFlow reads once, when it is first imported.
@@ -221,8 +222,7 @@ def setup_chapter(seed: int = DEFAULT_SEED, *, verbose: bool = True) -> None:
 
     Introduced in Chapter 1.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = check_int("seed", seed, minimum=0)
     _short_tracebacks()  # first, so that a stop below reads as one line
     upgraded = check_versions()
     if upgraded and verbose:

@@ -1,0 +1,222 @@
+"""Tests of utils.finetune: the data splits, exact pairing, and the same arithmetic as Keras."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from utils.setup import quiet_tensorflow
+
+quiet_tensorflow()
+
+import keras  # noqa: E402
+
+from utils import finetune  # noqa: E402
+from utils.finetune import (  # noqa: E402
+    Training,
+    Variant,
+    fine_tune,
+    initial_head,
+    load_transfer_data,
+    macro_f1,
+    make_split,
+    pretrain,
+)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_transfer_data()
+
+
+@pytest.fixture(scope="module")
+def pretrained(data):
+    return pretrain(data, [0, 1], n_epochs=2)
+
+
+def test_the_data_and_a_split(data):
+    assert len(data.y_source_train) + len(data.y_source_test) == 901
+    assert len(data.y_target) == 896 and set(data.y_target) == set(range(5))
+    split = make_split(data, 3)
+    assert np.bincount(data.y_target[split.train]).tolist() == [10] * 5
+    assert len(split.valid) == len(split.test) == 423
+    everything = np.concatenate([split.train, split.valid, split.test])
+    assert len(set(everything)) == len(everything) == 896
+    again, other = make_split(data, 3), make_split(data, 4)
+    np.testing.assert_array_equal(split.test, again.test)
+    assert not np.array_equal(split.train, other.train)
+    with pytest.raises(ValueError):
+        make_split(data, -1)
+    with pytest.raises(ValueError, match="too few"):
+        make_split(data, 0, labels_per_class=500)
+
+
+def test_pretraining_learns_the_source_task(data):
+    pre = pretrain(data, [5, 6], n_epochs=10)
+    assert pre.splits == (5, 6) and pre.source_accuracy.min() > 0.95
+    assert not np.array_equal(pre.base[0][0][0], pre.base[0][0][1])  # a base per split
+    with pytest.raises(ValueError, match="was not pretrained"):
+        pre.index(7)
+    with pytest.raises(ValueError):
+        pretrain(data, [1, 1])
+
+
+def test_variants_describe_themselves_and_refuse_nonsense():
+    v = Variant(bn_features=True, dropout=0.3, n_unfrozen=2)
+    assert v.head() == "BN → Dense → Dropout → Dense"
+    assert Variant().trainable_parameters() == 32 * 32 + 32 + 32 * 5 + 5 == 1221
+    assert v.trainable_parameters() == 1221 + 64 + (64 * 64 + 64) + (64 * 32 + 32)
+    assert v.but(dropout=0.0) == Variant(bn_features=True, n_unfrozen=2)
+    for bad in ({"dropout": 1.0}, {"n_unfrozen": 4}, {"l2": -1.0}, {"slow_factor": 0},
+                {"bn_momentum": 1.0}):  # fmt: skip
+        with pytest.raises(ValueError):
+            Variant(**bad)
+
+
+def test_macro_f1_agrees_with_scikit_learn():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 5, (4, 60))
+    predicted = np.where(rng.random((4, 60)) < 0.7, truth, rng.integers(0, 5, (4, 60)))
+    predicted[3] = 0  # a run that predicts one class only
+    expected = [f1_score(t, p, average="macro", zero_division=0) for t, p in
+                zip(truth, predicted, strict=True)]  # fmt: skip
+    np.testing.assert_allclose(macro_f1(truth, predicted), expected)
+
+
+def test_pairing_is_exact_whatever_the_variant(data, pretrained):
+    """Runs on the same (split, seed) start shared layers from the same weights.
+
+    With a vanishing learning rate nothing moves, so the final weights are the
+    initial ones: the hidden and output kernels of every variant equal
+    initial_head(split, seed), drawn from (split, seed, layer) alone.
+    """
+    still = Training(n_epochs=1, learning_rate=1e-30)
+    variants = [Variant(), Variant(bn_features=True, bn_hidden=True, dropout=0.3),
+                Variant(bn_features=True, dropout=0.5, n_unfrozen=2)]  # fmt: skip
+    result = fine_tune(data, pretrained, variants, [0, 1], [3, 4], still, keep_weights=True)
+    for i, split in enumerate((0, 1)):
+        for j, seed in enumerate((3, 4)):
+            head = initial_head(split, seed)
+            for name in ("hidden_kernel", "output_kernel"):
+                for v in range(len(variants)):
+                    np.testing.assert_array_equal(result.weights[name][v, i, j], head[name])
+    assert not np.array_equal(initial_head(0, 3)["hidden_kernel"],
+                              initial_head(0, 4)["hidden_kernel"])  # fmt: skip
+
+
+def test_batches_and_dropout_masks_are_shared_by_variants(data, pretrained):
+    """Two variants that differ only at inference (the BN momentum) train identically."""
+    a = Variant(bn_features=True, dropout=0.3)
+    b = a.but(bn_momentum=0.5)
+    result = fine_tune(data, pretrained, [a, b], [0], [7], Training(n_epochs=3),
+                       keep_weights=True)  # fmt: skip
+    for name in ("hidden_kernel", "output_kernel", "bn_features_gamma"):
+        np.testing.assert_array_equal(result.weights[name][0], result.weights[name][1])
+    assert not np.array_equal(result.weights["bn_features_moving_mean"][0],
+                              result.weights["bn_features_moving_mean"][1])  # fmt: skip
+
+
+def keras_replica(pretrained, variant, split, seed):
+    """The same run as a Keras model: returns (model, slow layers)."""
+    regularizer = keras.regularizers.L2(variant.l2) if variant.l2 else None
+    n_base = len(pretrained.base)
+    base_layers = []
+    for k, (kernel, _) in enumerate(pretrained.base):
+        trains = k >= n_base - variant.n_unfrozen
+        layer = keras.layers.Dense(kernel.shape[2], activation="relu",
+                                   kernel_regularizer=regularizer if trains else None)  # fmt: skip
+        layer.trainable = trains
+        base_layers.append(layer)
+    bn = {"momentum": variant.bn_momentum, "epsilon": finetune.BN_EPSILON}
+    head = []
+    if variant.bn_features:
+        head.append(keras.layers.BatchNormalization(**bn))
+    hidden = keras.layers.Dense(32, activation="relu", kernel_regularizer=regularizer)
+    head.append(hidden)
+    if variant.bn_hidden:
+        head.append(keras.layers.BatchNormalization(**bn))
+    output = keras.layers.Dense(5, kernel_regularizer=regularizer)
+    head.append(output)
+    model = keras.Sequential([keras.Input((64,)), *base_layers, *head])
+    index = pretrained.index(split)
+    for layer, (kernel, bias) in zip(base_layers, pretrained.base, strict=True):
+        layer.set_weights([kernel[index], bias[index]])
+    start = initial_head(split, seed)
+    hidden.set_weights([start["hidden_kernel"], np.zeros(32, np.float32)])
+    output.set_weights([start["output_kernel"], np.zeros(5, np.float32)])
+    return model, [layer for layer in base_layers if layer.trainable]
+
+
+def test_the_arithmetic_is_keras(data, pretrained):
+    """One run trained by fine_tune and the same run as a Keras model agree."""
+    import tensorflow as tf
+
+    variant = Variant(bn_features=True, bn_hidden=True, n_unfrozen=2, l2=0.01)
+    training = Training(n_epochs=4)
+    split, seed = 1, 2
+    result = fine_tune(data, pretrained, [variant], [split], [seed], training,
+                       keep_weights=True)  # fmt: skip
+    model, slow_layers = keras_replica(pretrained, variant, split, seed)
+    slow = [v for layer in slow_layers for v in layer.trainable_variables]
+    fast = [v for v in model.trainable_variables if all(v is not s for s in slow)]
+    optimizers = [
+        (keras.optimizers.Adam(training.learning_rate), fast),
+        (keras.optimizers.Adam(training.learning_rate * variant.slow_factor), slow),
+    ]
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    chosen = make_split(data, split)
+    X, y = data.X_target[chosen.train], data.y_target[chosen.train]
+    order = finetune._batch_order([finetune._BATCHES, split, seed], len(y),
+                                  training.batch_size, training.n_epochs)  # fmt: skip
+    for idx in order:
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y[idx], model(X[idx], training=True)) + tf.add_n(model.losses)
+        grads = tape.gradient(loss, fast + slow)
+        optimizers[0][0].apply_gradients(zip(grads[: len(fast)], fast, strict=True))
+        optimizers[1][0].apply_gradients(zip(grads[len(fast) :], slow, strict=True))
+    ours = {name: values[0, 0, 0] for name, values in result.weights.items()}
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    pairs = [
+        (dense[1].kernel, ours["base_2_kernel"]),
+        (dense[2].kernel, ours["base_3_kernel"]),
+        (dense[0].kernel, ours["base_1_kernel"]),
+        (dense[3].kernel, ours["hidden_kernel"]),
+        (dense[4].kernel, ours["output_kernel"]),
+        (dense[4].bias, ours["output_bias"]),
+    ]
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    pairs += [(norms[0].gamma, ours["bn_features_gamma"]),
+              (norms[1].moving_variance, ours["bn_hidden_moving_variance"])]  # fmt: skip
+    for theirs, mine in pairs:
+        np.testing.assert_allclose(np.asarray(theirs), mine, rtol=2e-4, atol=2e-5)
+    np.testing.assert_array_equal(np.asarray(dense[0].kernel), pretrained.base[0][0][1])
+    # and the scores come from the same model
+    logits = model(data.X_target[chosen.valid], training=False).numpy()
+    expected = macro_f1(data.y_target[chosen.valid], logits.argmax(-1))
+    assert result.valid_f1[0, 0, 0] == pytest.approx(float(expected), abs=0.005)
+
+
+def test_test_scores_only_on_request(data, pretrained):
+    result = fine_tune(data, pretrained, [Variant()], [0], [0, 1], Training(n_epochs=1))
+    assert result.test_f1 is None and result.valid_f1.shape == (1, 1, 2)
+    with pytest.raises(ValueError, match="not computed"):
+        result.of(Variant(), "test_f1")
+    assert result.of(Variant(), "valid_f1").shape == (1, 2)
+
+
+def test_a_frozen_base_forgets_nothing(data, pretrained):
+    result = fine_tune(data, pretrained, [Variant(), Variant(n_unfrozen=3, slow_factor=1.0)],
+                       [0], [0], Training(n_epochs=3))  # fmt: skip
+    frozen, unfrozen = result.source_accuracy[:, 0, 0]
+    assert frozen == pytest.approx(pretrained.source_accuracy[0])
+    assert unfrozen < frozen
+
+
+@pytest.mark.parametrize("kwargs", [{"variants": []}, {"splits": []}, {"seeds": [1, 1]},
+                                    {"splits": [9]}, {"variants": ["baseline"]}])  # fmt: skip
+def test_fine_tune_rejects_bad_grids(data, pretrained, kwargs):
+    args = {"variants": [Variant()], "splits": [0], "seeds": [0]}
+    with pytest.raises(ValueError):
+        fine_tune(data, pretrained, **{**args, **kwargs}, training=Training(n_epochs=1))

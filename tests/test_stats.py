@@ -1,0 +1,161 @@
+"""Tests of utils.stats: intervals, paired tests, splits and seeds, power."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from utils.stats import (
+    across_splits,
+    paired_difference,
+    power,
+    summarize,
+    variance_components,
+)
+
+
+def test_summarize_matches_the_t_interval():
+    values = [0.52, 0.55, 0.49, 0.58, 0.51]
+    s = summarize(values)
+    low, high = stats.t.interval(0.95, df=4, loc=np.mean(values), scale=stats.sem(values))
+    assert (s.n, s.confidence) == (5, 0.95)
+    assert s.mean == pytest.approx(np.mean(values))
+    assert s.std == pytest.approx(np.std(values, ddof=1))
+    assert (s.ci_low, s.ci_high) == pytest.approx((low, high))
+    assert s.half_width == pytest.approx((high - low) / 2)
+    assert summarize(values, confidence=0.5).half_width < s.half_width
+    assert s.excludes_zero and not summarize([-1.0, 1.0]).excludes_zero
+
+
+@pytest.mark.parametrize(
+    "values, confidence, error",
+    [
+        ([0.5], 0.95, ValueError),
+        ([0.5, float("nan")], 0.95, ValueError),
+        ([[0.5, 0.6], [0.5, 0.6]], 0.95, ValueError),
+        (["a", "b"], 0.95, TypeError),
+        ([0.5, 0.6], 1.0, ValueError),
+        ([0.5, 0.6], 0, ValueError),
+        ([0.5, 0.6], True, ValueError),
+    ],
+)
+def test_summarize_rejects_bad_input(values, confidence, error):
+    with pytest.raises(error):
+        summarize(values, confidence)
+
+
+def test_paired_difference_matches_the_paired_t_test():
+    before = np.array([0.50, 0.60, 0.55, 0.58, 0.52])
+    after = before + np.array([0.02, 0.05, 0.01, 0.04, 0.03])
+    d = paired_difference(after, before)
+    assert d.n == 5 and d.wins == 5
+    assert d.mean == pytest.approx(0.03)
+    assert d.p_value == pytest.approx(stats.ttest_rel(after, before).pvalue)
+    assert d.ci_low > 0 and d.excludes_zero
+    assert 0.01 <= d.boot_low <= d.mean <= d.boot_high <= 0.05
+    assert d == paired_difference(after, before)  # the bootstrap is seeded
+    plain = summarize(after - before)  # the interval is summarize's, on the differences
+    assert (d.ci_low, d.ci_high) == (plain.ci_low, plain.ci_high)
+    reverse = paired_difference(before, after)
+    assert reverse.mean == pytest.approx(-0.03) and reverse.excludes_zero and reverse.wins == 0
+
+
+def test_pairing_sees_what_unpaired_intervals_miss():
+    """A small, consistent gain hidden in a large run-to-run spread."""
+    before = np.array([0.40, 0.70, 0.55, 0.62, 0.48])
+    after = before + np.array([0.011, 0.009, 0.010, 0.012, 0.008])
+    a, b = summarize(after), summarize(before)
+    assert a.ci_low < b.ci_high  # the two intervals overlap widely...
+    assert paired_difference(after, before).excludes_zero  # ...the pairs do not
+
+
+def test_paired_difference_handles_no_spread():
+    d = paired_difference([0.6, 0.7, 0.8], [0.5, 0.6, 0.7])
+    assert (d.std, d.ci_low, d.ci_high, d.p_value) == (0.0, d.mean, d.mean, 0.0)
+    assert d.mean == pytest.approx(0.1) and d.excludes_zero
+    same = paired_difference([0.5, 0.6], [0.5, 0.6])
+    assert (same.mean, same.p_value, same.excludes_zero) == (0.0, 1.0, False)
+
+
+@pytest.mark.parametrize(
+    "after, before, kwargs",
+    [
+        ([0.5, 0.6, 0.7], [0.5, 0.6], {}),
+        ([0.5], [0.4], {}),
+        ([0.5, 0.6], [0.5, float("inf")], {}),
+        ([0.5, 0.6], [0.4, 0.5], {"n_boot": 10}),
+        ([0.5, 0.6], [0.4, 0.5], {"confidence": 95}),
+    ],
+)
+def test_paired_difference_rejects_bad_input(after, before, kwargs):
+    with pytest.raises(ValueError):
+        paired_difference(after, before, **kwargs)
+
+
+def grid(split_effects, seed_noise):
+    """values[s, k] = split_effects[s] + seed_noise[s, k]."""
+    return np.asarray(split_effects)[:, None] + np.asarray(seed_noise)
+
+
+def test_variance_components_recover_known_parts():
+    rng = np.random.default_rng(0)
+    values = grid(rng.normal(0, 2.0, 400), rng.normal(0, 0.5, (400, 30)))
+    split_var, seed_var = variance_components(values)
+    assert split_var == pytest.approx(4.0, rel=0.2)
+    assert seed_var == pytest.approx(0.25, rel=0.05)
+    # No split effect at all: the split part is (close to) 0, never negative.
+    flat = rng.normal(0, 1.0, (50, 4))
+    assert 0.0 <= variance_components(flat)[0] < 0.1
+
+
+def test_across_splits_uses_the_splits_as_units():
+    noise = np.array([[0.01, -0.01, 0.0], [0.02, 0.0, -0.02], [0.0, 0.01, -0.01]])
+    values = grid([0.10, 0.30, 0.20], noise)
+    s = across_splits(values)
+    means = values.mean(axis=1)
+    assert s.split_means == pytest.approx(tuple(means))
+    expected = summarize(means)
+    assert (s.mean, s.ci_low, s.ci_high) == pytest.approx(
+        (expected.mean, expected.ci_low, expected.ci_high)
+    )
+    assert (s.n_splits, s.n_seeds, s.same_sign) == (3, 3, 3) and s.every_split_agrees
+    assert s.split_sd == pytest.approx(np.sqrt(variance_components(values)[0]))
+    assert s.seed_sd == pytest.approx(np.sqrt(variance_components(values)[1]))
+    # The seeds alone would give a far narrower, overconfident interval.
+    assert summarize(values.ravel()).half_width < s.ci_high - s.mean
+    mixed = across_splits(grid([0.1, -0.05, 0.2], noise))
+    assert mixed.same_sign == 2 and not mixed.every_split_agrees
+
+
+@pytest.mark.parametrize(
+    "bad", [[0.1, 0.2], [[0.1, 0.2]], [[0.1], [0.2]], [["a", "b"], ["c", "d"]]]
+)
+def test_across_splits_rejects_bad_grids(bad):
+    with pytest.raises((TypeError, ValueError)):
+        across_splits(bad)
+
+
+def test_power_against_simulation():
+    """The noncentral-t power matches the rejection rate of simulated experiments."""
+    rng = np.random.default_rng(1)
+    effect, split_sd, seed_sd, n_splits, n_seeds = 0.02, 0.015, 0.03, 6, 5
+    rejections = 0
+    for _ in range(2000):
+        values = grid(effect + rng.normal(0, split_sd, n_splits),
+                      rng.normal(0, seed_sd, (n_splits, n_seeds)))  # fmt: skip
+        rejections += across_splits(values).excludes_zero
+    predicted = power(effect, split_sd, seed_sd, n_splits, n_seeds)
+    assert predicted == pytest.approx(rejections / 2000, abs=0.03)
+    assert power(0.0, split_sd, seed_sd, n_splits, n_seeds) == pytest.approx(0.05, abs=0.001)
+    assert power(effect, split_sd, seed_sd, 12, n_seeds) > predicted
+    assert power(effect, split_sd, seed_sd, n_splits, 50) > predicted
+    assert power(0.5, 0.0, 0.014, 8, 5) == 1.0  # far in the tail: no NaN
+
+
+@pytest.mark.parametrize("kwargs", [{"n_splits": 1}, {"n_seeds": 0}, {"alpha": 1.5},
+                                    {"split_sd": -0.1}])  # fmt: skip
+def test_power_rejects_bad_designs(kwargs):
+    args = {"effect": 0.01, "split_sd": 0.01, "seed_sd": 0.01, "n_splits": 5, "n_seeds": 5}
+    with pytest.raises(ValueError):
+        power(**{**args, **kwargs})
