@@ -50,7 +50,7 @@ def skeleton(path: Path, title: str) -> nbformat.NotebookNode:
         md("## Summary\n\n- ..."),
         md("## Exercises\n\n1. ..."),
         md("**Solution 1.**"),
-        code("answer = 6\nassert answer == 6", metadata={"tags": ["hide-input"]}),
+        code("answer = 6\nassert answer == 6", metadata={"tags": ["hide-cell"]}),
     ]
     return nb
 
