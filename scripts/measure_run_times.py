@@ -107,7 +107,7 @@ def render(results, info, bench, today) -> str:
         "",
         f"- measured on {today}",
         f"- CPU: {info['cpu']}, {info['cores']} cores; memory: {info['memory']}; {info['os']}",
-        f"- `{info['environment']}`",
+        *(f"- `{line}`" for line in info["environment"].splitlines()),
         "",
         provenance_markdown(load_provenance()),
         "",
