@@ -11,7 +11,7 @@ This extension adjusts that pipeline for this book:
 - **Solutions in an appendix.** The HTML book hides exercise solutions behind
   toggles, so that a reader tries first. Paper has no toggles: the PDF moves
   every solution (the ``**Solution N.**`` paragraph, the code cells tagged
-  ``hide-input``, ``{toggle}`` blocks and dropdown admonitions that follow)
+  ``hide-cell`` or ``hide-input``, ``{toggle}`` blocks and dropdown admonitions that follow)
   into a last appendix, "Solutions to the exercises", and leaves a line with
   the page number in its place.
 - **Appendices as appendices**, lettered A, B, ... (the part captioned

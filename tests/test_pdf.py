@@ -181,7 +181,7 @@ def solution_lines() -> dict[str, list[str]]:
         hidden = [
             c
             for c in nb.cells[start:]
-            if c.cell_type == "code" and "hide-input" in c.metadata.get("tags", [])
+            if c.cell_type == "code" and "hide-cell" in c.metadata.get("tags", [])
         ]
         solutions[path.stem] = hidden
         for cell in nb.cells:
