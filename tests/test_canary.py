@@ -10,12 +10,10 @@ cells fail with digit-by-digit diffs.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
+from tests.python_runs import run_python
 from utils.reference import (
     PROVENANCE_PATH,
     describe_machine,
@@ -124,20 +122,7 @@ def test_without_the_pins_this_cpu_computes_other_numbers(root):
         "from utils.reference import fingerprints, run_probes\n"
         "print(json.dumps(fingerprints(run_probes())))\n"
     )
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "TF_NUM_INTRAOP_THREADS")
-    }
-    env["BOOK_PIN_NUMERICS"] = "0"
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_python(code, root, BOOK_PIN_NUMERICS="0")
     assert result.returncode == 0, result.stderr
     unpinned = json.loads(result.stdout)
     reference = load_provenance()["reference"]["fingerprints"]

@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+
+from tests.python_runs import run_python
 
 ENV_LINE = re.compile(
     r"^TensorFlow \d+\.\d+\.\d+\S* \| Keras \d+\.\d+\.\d+\S* \| "
     r"Python 3\.\d+ \| device: (CPU|.*GPU.*)$"
 )
-
-
-def run_python(code: str, root, **env_changes) -> subprocess.CompletedProcess:
-    """Run ``code`` in a fresh Python, without the TensorFlow settings of this process."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TF_", "GLOG", "GRPC", "ONEDNN", "BOOK_PIN"))
-    }
-    env.update(env_changes)
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_setup_chapter_prints_two_lines_and_silences_tensorflow(root):

@@ -50,10 +50,14 @@ def run_probes() -> dict[str, np.ndarray]:
 
     Must run after :func:`utils.setup_chapter` (or with the pins of
     :func:`utils.pin_numerics` in the environment), since the point is to
-    check the numerics the chapters run with.
+    check the numerics the chapters run with. Turns on op determinism, as
+    :func:`utils.set_seeds` does in every chapter: without it the training
+    loop probe depends on how the calling process was set up.
     """
     import keras
     import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
 
     rng = np.random.default_rng(2024)
 
