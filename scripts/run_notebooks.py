@@ -112,8 +112,8 @@ def check_reference(
             "this machine computes other bits than the reference machine "
             f"(probes {', '.join(differ)}); re-running some chapters here would mix "
             "outputs of two machines. After an upgrade of TensorFlow or Keras, re-run "
-            "every chapter with --new-reference; otherwise use a machine that passes "
-            "the canary (tests/test_canary.py)"
+            "every chapter with --new-reference (this machine becomes the reference); "
+            "otherwise use a machine whose probes match (the test run's header says)"
         )
     return None
 
@@ -122,8 +122,9 @@ def fresh_record(here: dict) -> dict:
     """A provenance record that makes ``here`` the reference machine."""
     return {
         "about": "Where the stored outputs of the chapters were produced: written by "
-        "scripts/run_notebooks.py, read by the canary (tests/test_canary.py) "
-        "and the run-times appendix.",
+        "scripts/run_notebooks.py (and, for 'verified', by ./scripts/test "
+        "--record-verification), read by the probe report (conftest.py) and the "
+        "run-times appendix.",
         "reference": here,
         "chapters": {},
     }

@@ -1,10 +1,13 @@
 """The reference machine: where the stored outputs came from, and does this one agree?
 
 Every chapter is stored with the outputs of one run, on one machine, and the
-test suite compares every output of a fresh run with them, digit for digit.
-That is fair on any x86-64 CPU only because :func:`utils.setup_chapter` pins
-TensorFlow's CPU numerics (:data:`utils.setup.PINNED_NUMERICS`). This module
-makes the claim checkable:
+test suite compares every output of a fresh run with them. With
+:func:`utils.setup_chapter`'s pins (:data:`utils.setup.PINNED_NUMERICS`),
+other x86-64 CPUs compute most of the book's numbers with the same bits, but
+not all of them: a few float32 kernels start from approximate instructions
+that Intel and AMD implement differently, and some matrix products round
+differently (``../shared/platform-runs`` and the run-times appendix list what
+was measured). This module makes that visible:
 
 - :func:`run_probes` computes a fixed set of results of the kinds the
   chapters print (matrix products, sums, element-wise functions, training
@@ -13,16 +16,15 @@ makes the claim checkable:
 - :func:`describe_machine` says what a machine is (CPU, instruction sets,
   cores, library versions, numerics);
 - ``chapters/provenance.json`` (:data:`PROVENANCE_PATH`) records, for the
-  machine that produced the stored outputs, both of these; the test suite's
-  first test (the *canary*) compares this machine's fingerprints with them.
-
-The probes avoid the few float32 kernels whose results differ between CPU
-vendors even with pinned numerics (``Rsqrt``, ``Reciprocal``, ``Softmax``;
-see ``scripts/audit_cpu_ops.py``): the chapters keep those out of what they
-print, so the canary must not fail on them either.
+  machine that produced the stored outputs, both of these, and the machines
+  on which the whole test suite was verified;
+- :func:`probe_report` says, at the start and the end of a test run, whether
+  this machine reproduces the reference probes, and which differ. It is a
+  report, never a verdict: what passes or fails is the comparison of the
+  chapters' outputs themselves (``tests/outputs.py``).
 
 Used by the tests and scripts, not by the chapters; Chapter 1 explains the
-pinned numerics it checks (label ``pinned-numerics``).
+pinned numerics (label ``pinned-numerics``).
 """
 
 from __future__ import annotations
@@ -208,6 +210,72 @@ def differing_probes(reference: dict[str, str], current: dict[str, str]) -> list
     )
 
 
+# What each probe stands for in the chapters, for the report.
+STANDS_FOR = {
+    "matmul": "matrix products, as in every Dense layer (chapters 2-8)",
+    "reduce": "losses, metrics and statistics (chapters 1-8)",
+    "exp": "activations and losses (chapters 2-8)",
+    "softplus": "activations and losses (chapters 2-8)",
+    "fit": "training with fit() (chapters 2-4, 6, 7)",
+    "loop": "the custom training loops (chapters 6-8)",
+}
+
+
+def machine_summary(machine: dict) -> str:
+    """One line: CPU, instruction sets, cores, releases and numerics of a machine."""
+    numerics = machine["numerics"]
+    return (
+        f"{machine['cpu']} ({machine['instruction_sets']}, {machine['logical_cpus']} "
+        f"logical CPUs), TensorFlow {machine['tensorflow']}, Keras {machine['keras']}, "
+        f"Python {machine['python']}, numerics: "
+        f"{'pinned' if isinstance(numerics, dict) else numerics}"
+    )
+
+
+def probe_report(reference: dict, here: dict[str, str], machine: dict) -> list[str]:
+    """Lines saying whether this machine reproduces the reference probes, and which differ.
+
+    Args:
+        reference: the ``"reference"`` entry of the provenance record
+            (``{"machine": ..., "fingerprints": ...}``).
+        here: this machine's :func:`fingerprints`.
+        machine: this machine's :func:`describe_machine`.
+
+    The report predicts nothing: a probe that differs in its last bit may or
+    may not change a printed digit. It tells a reader whose run shows
+    tolerated differences (or failures) where they come from.
+    """
+    differ = differing_probes(reference["fingerprints"], here)
+    lines = [
+        f"this machine:       {machine_summary(machine)}",
+        f"reference machine:  {machine_summary(reference['machine'])}",
+    ]
+    if not differ:
+        lines.append(
+            f"probes: all {len(here)} reproduce the reference bit for bit, so the "
+            "chapters' outputs should match the stored ones digit for digit"
+        )
+        return lines
+    lines.append(
+        f"probes: {len(differ)} of {len(reference['fingerprints'])} differ from the "
+        f"reference in their bits: {', '.join(differ)}"
+    )
+    affected = sorted(
+        {why for name in differ for key, why in STANDS_FOR.items() if name.startswith(key)}
+    )
+    lines += [f"  they compute {why}" for why in affected]
+    lines.append(
+        "  cells tagged platform-dependent are then compared number by number within "
+        "their tolerance, and every tolerated difference is listed at the end"
+    )
+    if not isinstance(machine["numerics"], dict):
+        lines.append(
+            "  the pins are off here (BOOK_PIN_NUMERICS=0): unset it to compute as "
+            "the reference machine did"
+        )
+    return lines
+
+
 PROVENANCE_BEGIN = "<!-- provenance: written by scripts/run_notebooks.py -->"
 PROVENANCE_END = "<!-- end of provenance -->"
 
@@ -235,10 +303,12 @@ def provenance_markdown(provenance: dict) -> str:
         "## Where the stored outputs were produced",
         "",
         "Every output stored in the chapters comes from one run on the machine below "
-        "(`chapters/provenance.json` holds the same, for programs). The test suite's "
-        "first test, the canary, computes a few reference results on the machine that "
-        "runs the tests and compares their bits with the fingerprints recorded here; "
-        "where they differ, it stops and points to the portable mode.",
+        "(`chapters/provenance.json` holds the same, for programs). At the start and the "
+        "end of every test run, the suite computes a few reference results (the probes) "
+        "on the machine that runs it and says whether their bits match the fingerprints "
+        "recorded here. That is a report, not a verdict: what passes or fails is the "
+        "comparison of every stored output with a fresh run (see the README's "
+        "*Deterministic outputs*).",
         "",
         f"- **Reference machine:** {_machine_line(reference['machine'])}",
         "- **Fingerprints:** "
@@ -257,8 +327,68 @@ def provenance_markdown(provenance: dict) -> str:
             f"- **Chapters:** all {len(provenance['chapters'])} were produced on "
             "the reference machine."
         )
+    verified = provenance.get("verified", [])
+    if verified:
+        lines += [
+            "",
+            "### Machines the whole test suite was verified on",
+            "",
+            "Each row is one full run of `./scripts/test` (every test, every chapter, "
+            "outputs compared) that passed, recorded by the run itself "
+            "(`./scripts/test --record-verification`). *Probes that differ* are those "
+            "whose bits differ from the reference machine's; *tolerated* counts the "
+            "numbers in `platform-dependent` cells that differed within their tolerance.",
+            "",
+            "| date | CPU | instruction sets | CPUs | stack | probes that differ "
+            "| tests passed | tolerated |",
+            "|---|---|---|---:|---|---|---:|---:|",
+        ]
+        for run in verified:
+            lines.append(
+                f"| {run['date']} | {run['cpu']} ({run['vendor']}) | "
+                f"{run['instruction_sets']} | {run['logical_cpus']} | "
+                f"TF {run['tensorflow']}, Keras {run['keras']} | "
+                f"{', '.join(run['probes_that_differ']) or 'none'} | "
+                f"{run['passed']} | {run['tolerated']} |"
+            )
     lines += ["", PROVENANCE_END]
     return "\n".join(lines)
+
+
+def record_verification(
+    provenance: dict, machine: dict, differ: list[str], passed: int, tolerated: int, date: str
+) -> dict:
+    """``provenance`` with this machine's passing full run recorded (the newest per machine).
+
+    A machine is its CPU, vendor, instruction sets, logical CPUs, releases and
+    numerics: a later run on the same kind of machine replaces the earlier one.
+    """
+    run = {
+        "date": date,
+        **{
+            key: machine[key]
+            for key in (
+                "cpu",
+                "vendor",
+                "instruction_sets",
+                "logical_cpus",
+                "python",
+                "tensorflow",
+                "keras",
+                "numerics",
+            )
+        },
+        "probes_that_differ": list(differ),
+        "passed": passed,
+        "tolerated": tolerated,
+    }
+    same = {
+        k: v
+        for k, v in run.items()
+        if k not in ("date", "probes_that_differ", "passed", "tolerated")
+    }
+    kept = [old for old in provenance.get("verified", []) if {k: old.get(k) for k in same} != same]
+    return {**provenance, "verified": sorted([*kept, run], key=lambda r: (r["date"], r["cpu"]))}
 
 
 def replace_provenance_section(page: str, provenance: dict) -> str:
