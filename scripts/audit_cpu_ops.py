@@ -45,6 +45,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from scripts.cli import add_chapters_argument, chapters  # noqa: E402
 from utils.book import default_data_dir  # noqa: E402
 
 # op type -> why its float32 CPU kernel depends on the CPU vendor
@@ -114,9 +115,9 @@ def ops_per_cell(path: Path) -> dict[int, set[str]]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*", type=Path)
+    add_chapters_argument(parser)
     args = parser.parse_args(argv)
-    paths = args.notebooks or sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    paths = chapters(parser, args.notebooks)
     data_dir = default_data_dir()
     if data_dir and "BOOK_DATA_DIR" not in os.environ:
         os.environ["BOOK_DATA_DIR"] = str(data_dir)

@@ -49,6 +49,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from scripts.cli import add_chapters_argument, chapters  # noqa: E402
 from utils.book import default_data_dir  # noqa: E402
 
 VENDOR_CELL = """\
@@ -102,7 +103,7 @@ def perturbed_copy(path: Path, folder: Path, source: str) -> Path:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*", type=Path)
+    add_chapters_argument(parser)
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument(
         "--vendor",
@@ -117,9 +118,7 @@ def main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     source = VENDOR_CELL if args.vendor else SEED_CELL.format(offset=args.seed_offset)
-    paths = [p.resolve() for p in args.notebooks] or sorted(
-        (ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")
-    )
+    paths = chapters(parser, args.notebooks)
     env = dict(os.environ)
     data_dir = default_data_dir()
     if data_dir and "BOOK_DATA_DIR" not in env:

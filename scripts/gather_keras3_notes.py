@@ -130,6 +130,16 @@ def render(notes: list[Note]) -> str:
 
 
 def main(argv: list[str]) -> int:
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(__doc__)
+        return 0
+    unknown = [arg for arg in argv if arg != "--check"]
+    if unknown:
+        print(
+            f"gather_keras3_notes.py: unknown argument {unknown[0]!r} (only --check)",
+            file=sys.stderr,
+        )
+        return 2
     notes, problems = gather()
     for problem in problems:
         print("error:", problem, file=sys.stderr)

@@ -64,13 +64,26 @@ def skeleton(path: Path, title: str) -> nbformat.NotebookNode:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
+    if argv and argv[0] in ("-h", "--help"):
         print(__doc__)
+        return 0
+    if len(argv) != 2:
+        print("new_chapter.py: give the new notebook's path and its title\n", file=sys.stderr)
+        print(__doc__, file=sys.stderr)
         return 2
     path, title = Path(argv[0]), argv[1]
+    if path.suffix != ".ipynb" or not title.strip():
+        print(
+            f"new_chapter.py: {path} must end in .ipynb and the title be non-empty",
+            file=sys.stderr,
+        )
+        return 2
     if path.exists():
-        print(f"{path} exists; not overwritten")
+        print(f"{path} exists; not overwritten", file=sys.stderr)
         return 1
+    if not path.parent.is_dir():
+        print(f"new_chapter.py: the folder {path.parent} does not exist", file=sys.stderr)
+        return 2
     nbformat.write(skeleton(path, title), path)
     print(f"wrote {path}; list it in _toc.yml, then run scripts/run_notebooks.py {path}")
     return 0

@@ -45,6 +45,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from scripts.cli import add_chapters_argument, chapters  # noqa: E402
 from utils.book import DATA_DIR_ENV, default_data_dir  # noqa: E402
 from utils.reference import (  # noqa: E402
     PROVENANCE_PATH,
@@ -219,7 +220,7 @@ def run(path: Path, timeout: int = 900, write: bool = True) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="*", type=Path)
+    add_chapters_argument(parser)
     parser.add_argument("--times", type=Path, help="write wall times and memory as JSON")
     parser.add_argument(
         "--no-write",
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     default_environment()
-    paths = args.notebooks or sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    paths = chapters(parser, args.notebooks)
     if args.normalise:
         for path in paths:
             path.write_text(canonical_text(nbformat.read(path, as_version=4)))

@@ -54,3 +54,12 @@ def test_the_skeleton_is_canonical_and_refuses_to_overwrite(executed, tmp_path):
     assert is_canonical(path)
     assert new_chapter.main([str(path), "Again"]) == 1
     assert new_chapter.main(["only-one-argument"]) == 2
+
+
+def test_help_and_bad_arguments_touch_nothing(tmp_path, capsys):
+    assert new_chapter.main(["--help"]) == 0
+    assert "Usage" in capsys.readouterr().out
+    assert new_chapter.main([str(tmp_path / "09_x.txt"), "Title"]) == 2
+    assert new_chapter.main([str(tmp_path / "missing" / "09_x.ipynb"), "Title"]) == 2
+    assert new_chapter.main([str(tmp_path / "09_x.ipynb"), "  "]) == 2
+    assert list(tmp_path.iterdir()) == []

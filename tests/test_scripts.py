@@ -1,0 +1,400 @@
+"""The shell scripts check their arguments and .venv before they touch anything.
+
+``build-book``, ``test``, ``test-stack`` and ``ensure-env`` each get a
+``--help`` that prints what they do and changes nothing, and an unknown
+argument stops them (exit status 2) before anything is removed, created or
+installed. ``ensure-env`` also notices a ``.venv`` that no longer works (no
+pip, its Python removed, a package the book needs uninstalled) and a
+``PYTHON`` of another version than the one ``.venv`` was made from, and says
+how to fix it instead of going on.
+
+Every test runs a copy of ``scripts/`` in a temporary folder, never on the
+repository's own ``_build`` or ``.venv``. Nothing is installed: the ``.venv``
+of a test is made with ``python -m venv --without-pip`` in a fraction of a
+second and holds empty stand-ins for the packages the book needs, ``PYTHON``
+is a stub that records being run, and pip is told to use no index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+from utils.book import ROOT
+
+SCRIPTS = ROOT / "scripts"
+NEEDED = re.search(r'needed="([^"]*)"', (SCRIPTS / "ensure-env").read_text()).group(1).split()
+"""The modules ensure-env requires in .venv (read from the script)."""
+
+THIS_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@pytest.fixture
+def book(tmp_path) -> Path:
+    """A copy of the scripts and of the files they read, with a built book in _build."""
+    folder = tmp_path / "book"
+    shutil.copytree(SCRIPTS, folder / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("requirements.txt", "constraints.txt", "requirements-oldest.txt"):
+        shutil.copy2(ROOT / name, folder / name)
+    for path in ("_build/html/index.html", "_build/latex/book.tex"):
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text("a book built earlier\n")
+    return folder
+
+
+def stub(path: Path, body: str) -> Path:
+    """An executable shell script at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def recording_python(tmp_path) -> Path:
+    """A PYTHON that fails and leaves a file behind when anything runs it."""
+    return stub(tmp_path / "stub" / "python3", f'echo "$@" >> {tmp_path}/python-was-run\nexit 1')
+
+
+def run(book: Path, script: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """Run ``scripts/<script> args`` from outside the copy, with pip offline."""
+    environ = {k: v for k, v in os.environ.items() if k not in ("PYTHON", "VIRTUAL_ENV")}
+    environ.update(PIP_NO_INDEX="1", PIP_CONFIG_FILE=os.devnull, **env)
+    return subprocess.run(
+        [str(book / "scripts" / script), *args],
+        cwd=book.parent,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def make_venv(book: Path, lacking: tuple[str, ...] = (), stamp: bool = True) -> Path:
+    """A .venv as ensure-env leaves it, with empty packages instead of the real ones."""
+    venv = book / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    site = venv / "lib" / f"python{THIS_PYTHON}" / "site-packages"
+    assert site.is_dir()
+    for module in NEEDED:
+        if module not in lacking:
+            (site / module).mkdir()
+            (site / module / "__init__.py").write_text("")
+    if "pytest" not in lacking:  # `python -m pytest ARGS` prints its arguments
+        (site / "pytest" / "__main__.py").write_text("import sys\nprint('PYTEST', sys.argv[1:])\n")
+    if stamp:
+        text = (book / "requirements.txt").read_bytes() + (book / "constraints.txt").read_bytes()
+        (venv / ".requirements.sha256").write_text(hashlib.sha256(text).hexdigest() + "\n")
+    # jupyter-book: records its arguments and writes a page
+    page = "mkdir -p _build/html\necho new > _build/html/index.html"
+    stub(venv / "bin" / "jupyter-book", f'echo "$@" > _build/jupyter-book-args\n{page}')
+    return venv
+
+
+def built_book_is_intact(book: Path) -> bool:
+    return all(
+        (book / path).read_text() == "a book built earlier\n"
+        for path in ("_build/html/index.html", "_build/latex/book.tex")
+    )
+
+
+# build-book
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_build_book_help_prints_the_usage_and_removes_nothing(book, flag):
+    make_venv(book)  # ready, so that nothing would stop a build
+    result = run(book, "build-book", flag)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: scripts/build-book")
+    for what in ("--pdf", "--help", f"{book}/_build/html", "_build/latex/<name>.pdf"):
+        assert what in result.stdout
+    assert built_book_is_intact(book)
+    assert not (book / "_build" / "jupyter-book-args").exists()
+
+
+@pytest.mark.parametrize("args", [["--bogus"], ["--pdf", "--bogus"], ["-pdf"], ["html"]])
+def test_build_book_stops_at_an_unknown_argument_before_removing_anything(book, args):
+    make_venv(book)
+    result = run(book, "build-book", *args)
+    assert result.returncode == 2
+    first, rest = result.stderr.split("\n", 1)
+    bad = [a for a in args if a != "--pdf"][0]
+    assert first.startswith(f"build-book: unknown argument '{bad}'")
+    assert rest.startswith("usage: scripts/build-book")
+    assert result.stdout == ""
+    assert built_book_is_intact(book)
+    assert not (book / "_build" / "jupyter-book-args").exists()
+
+
+def test_build_book_builds_as_before_with_valid_arguments(book):
+    """--pdf builds the PDF first; arguments after -- go to jupyter-book."""
+    make_venv(book)
+    stub_pdf = (
+        "import os\nos.makedirs('_build/latex')\nopen('_build/latex/book.pdf', 'w').close()\n"
+    )
+    (book / "scripts" / "build_pdf.py").write_text(stub_pdf)  # build-book removed _build/latex
+    result = run(book, "build-book", "--pdf", "--", "--verbose")
+    assert result.returncode == 0, result.stderr
+    args = (book / "_build" / "jupyter-book-args").read_text().split()
+    assert args == ["build", ".", "--builder", "html", "-W", "-n", "--keep-going", "--verbose"]
+    assert f"the book is in {book}/_build/html/index.html" in result.stdout
+    assert f"with the PDF edition: {book}/_build/html/book.pdf" in result.stdout
+    assert not (book / "_build" / "latex" / "book.tex").exists()  # the earlier build is gone
+
+    result = run(book, "build-book")
+    assert result.returncode == 0, result.stderr
+    assert not (book / "_build" / "latex").exists()  # no PDF older than the HTML book
+
+
+def test_a_failed_build_puts_the_previous_book_back(book):
+    """A build that fails (here jupyter-book exits 1) must not leave the reader without a book."""
+    venv = make_venv(book)
+    stub(venv / "bin" / "jupyter-book", "mkdir -p _build/html\necho half > _build/html/x\nexit 1")
+    result = run(book, "build-book")
+    assert result.returncode == 1
+    assert "the previous book" in result.stderr and "is back in" in result.stderr
+    assert built_book_is_intact(book)
+    assert not (book / "_build" / "html" / "x").exists()
+    assert not (book / "_build" / "previous").exists()
+
+
+# scripts/test
+
+
+def test_test_help_creates_no_venv(book, tmp_path, recording_python):
+    result = run(book, "test", "--help", PYTHON=str(recording_python))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: scripts/test")
+    assert "once .venv exists" in result.stdout
+    assert not (book / ".venv").exists()
+    assert not (tmp_path / "python-was-run").exists()
+
+
+def test_test_help_goes_on_to_pytests_help_when_venv_is_ready(book):
+    make_venv(book)
+    (book / ".venv" / ".requirements.sha256").write_text("stale: would reinstall\n")
+    result = run(book, "test", "-x", "-h")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: scripts/test")
+    assert "PYTEST ['-x', '-h']" in result.stdout
+    assert "installing" not in result.stdout + result.stderr
+
+
+# scripts/test-stack
+
+
+@pytest.mark.parametrize("args", [["--help"], ["-h"], ["oldest", "--help"]])
+def test_test_stack_help_creates_nothing(book, tmp_path, recording_python, args):
+    result = run(book, "test-stack", *args, PYTHON=str(recording_python))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: scripts/test-stack")
+    assert f"{book}/.venv-stacks/" in result.stdout
+    assert not (book / ".venv-stacks").exists()
+    assert not (tmp_path / "python-was-run").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "name a stack"),
+        (["olddest"], "'olddest' is neither 'oldest' nor a TensorFlow version"),
+        (["-x"], "'-x' is neither 'oldest' nor a TensorFlow version"),
+        (["2.20.0"], "give a Keras version"),
+        (["2.20.0", "-x"], "'-x' is not a Keras version"),
+        (["2.20.0", "bogus"], "'bogus' is not a Keras version"),
+        (["2.20.0;", "3.15.1"], "'2.20.0;' is neither"),
+    ],
+)
+def test_test_stack_checks_its_arguments_before_creating_anything(
+    book, tmp_path, recording_python, args, message
+):
+    result = run(book, "test-stack", *args, PYTHON=str(recording_python))
+    assert result.returncode == 2
+    first, rest = result.stderr.split("\n", 1)
+    assert first.startswith("test-stack: ") and message in first
+    assert rest.startswith("usage: scripts/test-stack")
+    assert not (book / ".venv-stacks").exists()
+    assert not (tmp_path / "python-was-run").exists()
+
+
+@pytest.mark.parametrize("args", [["2.20.0", "3.15.1"], ["2.21.0rc1", "3.15.1.post1", "-x"]])
+def test_test_stack_accepts_release_numbers(book, tmp_path, recording_python, args):
+    """Valid versions get as far as creating the environment (with a PYTHON that fails)."""
+    result = run(book, "test-stack", *args, PYTHON=str(recording_python))
+    assert result.returncode == 1
+    assert "does not run" in result.stderr
+    assert (tmp_path / "python-was-run").exists()
+
+
+# ensure-env
+
+
+def test_ensure_env_help_touches_nothing(book, tmp_path, recording_python):
+    result = run(book, "ensure-env", "--help", PYTHON=str(recording_python))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: scripts/ensure-env")
+    assert "PYTHON" in result.stdout
+    assert not (book / ".venv").exists()
+    assert not (tmp_path / "python-was-run").exists()
+
+    result = run(book, "ensure-env", "--bogus", PYTHON=str(recording_python))
+    assert result.returncode == 2
+    assert result.stderr.startswith("ensure-env: unknown argument '--bogus'\nusage:")
+    assert not (book / ".venv").exists()
+
+
+def test_ensure_env_checks_every_package_of_requirements_txt():
+    """NEEDED names an importable module of each requirement (pip's, of this environment)."""
+    normal = lambda name: re.sub(r"[-_.]+", "-", name).lower()
+    modules = defaultdict(set)  # distribution -> the modules it installs
+    for module, distributions in importlib.metadata.packages_distributions().items():
+        for distribution in distributions:
+            modules[normal(distribution)].add(module)
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        requirement = line.split("#")[0].strip()
+        if requirement:
+            requirement = Requirement(requirement)
+            if requirement.marker is None or requirement.marker.evaluate():
+                assert modules[normal(requirement.name)] & set(NEEDED), requirement.name
+
+
+def test_ensure_env_is_a_quiet_no_op_when_all_is_well(book):
+    make_venv(book)
+    result = run(book, "ensure-env")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    # PYTHON of the same version as .venv's: nothing to say either
+    result = run(book, "ensure-env", PYTHON=sys.executable)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def assert_broken(result, *phrases):
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: ")
+    assert "/.venv is broken: " in result.stderr
+    for phrase in phrases:
+        assert phrase in result.stderr
+
+
+@pytest.mark.parametrize("stamp", [True, False], ids=["up to date", "to install"])
+def test_ensure_env_reports_a_venv_without_pip(book, stamp):
+    venv = make_venv(book, lacking=("pip",), stamp=stamp)
+    result = run(book, "ensure-env")
+    assert_broken(result, "has no pip", f"rm -rf {venv}\n")
+    assert "installing" not in result.stdout
+    assert (venv / ".requirements.sha256").exists() == stamp  # nothing changed
+
+
+def test_ensure_env_reports_a_venv_whose_python_was_removed(book, tmp_path):
+    venv = make_venv(book)
+    gone = tmp_path / "removed-python" / f"python{THIS_PYTHON}"
+    link = venv / "bin" / f"python{THIS_PYTHON}"  # bin/python and bin/python3 point here
+    link.unlink()
+    link.symlink_to(gone)
+    result = run(book, "ensure-env")
+    assert_broken(result, f"is a link to {gone}, which no longer exists", f"rm -rf {venv}\n")
+    assert os.readlink(link) == str(gone)  # left as it was
+    assert "creating" not in result.stdout
+
+
+def test_ensure_env_reports_a_venv_whose_python_does_not_run(book):
+    venv = make_venv(book)
+    (venv / "bin" / "python").unlink()
+    stub(venv / "bin" / "python", "echo 'cannot execute: Exec format error' >&2\nexit 126")
+    result = run(book, "ensure-env")
+    assert_broken(result, "does not run", "Exec format error", f"rm -rf {venv}\n")
+
+
+def test_ensure_env_reports_a_package_that_was_uninstalled(book):
+    venv = make_venv(book, lacking=("nbval", "sklearn"))
+    result = run(book, "ensure-env")
+    assert_broken(
+        result,
+        "lacks packages the book needs: nbval sklearn\n",
+        "unrecognized arguments: --nbval",
+        f"rm {venv}/.requirements.sha256\n",  # the fix that keeps .venv
+        f"rm -rf {venv}\n",
+    )
+    assert (venv / ".requirements.sha256").exists()
+
+
+@pytest.mark.parametrize("version", ["3.99", "3.12" if THIS_PYTHON == "3.11" else "3.11"])
+def test_ensure_env_reports_a_python_of_another_version(book, version):
+    venv = make_venv(book)
+    other = stub(book.parent / "stub" / "python3.x", f"echo {version}")
+    result = run(book, "ensure-env", PYTHON=str(other))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    expected = [f"is Python {version}", f"made from Python {THIS_PYTHON}", "nothing was changed"]
+    for phrase in [*expected, f"rm -rf {venv}\n", "unset PYTHON"]:
+        assert phrase in result.stderr
+    assert (venv / "bin" / "python").exists()
+
+
+def test_ensure_env_refuses_a_python_older_than_3_11(book, tmp_path):
+    old = stub(tmp_path / "stub" / "python3.10", "echo 3.10")
+    result = run(book, "ensure-env", PYTHON=str(old))
+    assert result.returncode == 1
+    assert "Python 3.11 or newer is needed" in result.stderr
+    assert f"PYTHON={old} is Python 3.10" in result.stderr
+    assert not (book / ".venv").exists()
+
+
+def test_ensure_env_removes_the_partial_venv_of_a_failed_creation(book, tmp_path):
+    """A venv that `python -m venv` left half made (no pip) would be broken forever."""
+    python = stub(
+        tmp_path / "stub" / "python3",
+        f'case "$1" in -c) echo {THIS_PYTHON} ;; --version) echo Python {THIS_PYTHON}.0 ;;\n'
+        '-m) mkdir -p .venv/bin; echo "ensurepip is not available" >&2; exit 1 ;; esac',
+    )
+    result = run(book, "ensure-env", PYTHON=str(python))
+    assert result.returncode == 1
+    assert "== creating .venv" in result.stdout
+    assert "removed the partial .venv" in result.stderr
+    assert not (book / ".venv").exists()
+
+
+# the Python scripts: a path that is not a chapter stops them before anything runs
+
+
+@pytest.mark.parametrize(
+    "script", ["run_notebooks.py", "audit_cpu_ops.py", "check_robustness.py --vendor"]
+)
+def test_python_scripts_refuse_a_path_that_is_not_a_chapter(script, tmp_path):
+    name, *flags = script.split()
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / name), *flags, str(tmp_path / "nope.ipynb")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "does not exist (expected chapters/NN_topic.ipynb)" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_gather_keras3_notes_refuses_an_unknown_argument():
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(
+                ROOT / "scripts" / "gather_keras3_notes.py",
+            ),
+            "--chek",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "unknown argument '--chek'" in result.stderr
