@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
+import re
+import shlex
 import tarfile
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from utils import book
 from utils import data as data_mod
 from utils.data import HousingDataUnavailable, housing_split, load_california_housing
 
@@ -77,6 +82,101 @@ def test_environment_variable_selects_the_mirror(mirror_dir, monkeypatch):
     assert load_california_housing().data.shape == (20640, 8)
 
 
+def test_the_variable_is_named_once():
+    assert data_mod.DATA_DIR_ENV is book.DATA_DIR_ENV == "BOOK_DATA_DIR"
+
+
+def test_book_data_dir_resolves_a_relative_value_against_the_root(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the current folder must not matter
+    monkeypatch.setenv(book.DATA_DIR_ENV, "../shared/data")
+    assert book.data_dir() == (book.ROOT.parent / "shared" / "data").resolve()
+    monkeypatch.setenv(book.DATA_DIR_ENV, str(tmp_path / "x"))
+    assert book.data_dir(fallback=False) == tmp_path.resolve() / "x"
+    monkeypatch.setenv("HOME", str(tmp_path))  # "~" is expanded, never the real home
+    monkeypatch.setenv(book.DATA_DIR_ENV, "~/data")
+    assert book.data_dir() == tmp_path.resolve() / "data"
+    monkeypatch.delenv(book.DATA_DIR_ENV)
+    assert book.data_dir(fallback=False) is None
+    assert book.data_dir() == book.default_data_dir()
+
+
+def test_a_relative_variable_works_from_a_kernel_in_chapters(mirror_dir, tmp_path, monkeypatch):
+    """The shell at the root says ../shared/data; the kernel runs elsewhere."""
+    relative = os.path.relpath(mirror_dir.resolve(), book.ROOT)
+    monkeypatch.setenv(data_mod.DATA_DIR_ENV, relative)
+    (tmp_path / "chapters").mkdir()
+    monkeypatch.chdir(tmp_path / "chapters")
+    import sklearn.datasets
+
+    def must_not_be_called(*args, **kwargs):
+        raise AssertionError("scikit-learn must not be asked when the mirror is set")
+
+    monkeypatch.setattr(sklearn.datasets, "fetch_california_housing", must_not_be_called)
+    assert load_california_housing().data.shape == (20640, 8)
+
+
+def suggested_setting(message: str) -> Path:
+    """The folder that the message's ``export BOOK_DATA_DIR=...`` example names."""
+    match = re.search(r"export BOOK_DATA_DIR=(\S+?);", message)
+    assert match, message
+    (value,) = shlex.split(match.group(1))
+    return Path(value)
+
+
+def test_a_missing_relative_mirror_is_reported_with_absolute_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(data_mod.DATA_DIR_ENV, "../no-such-book-data")
+    with pytest.raises(HousingDataUnavailable) as info:
+        load_california_housing()
+    message = str(info.value)
+    expected = book.ROOT.parent.resolve() / "no-such-book-data" / "cal_housing.data.gz"
+    assert "'../no-such-book-data'" in message and f"{expected} does not exist" in message
+    assert str(book.ROOT) in message  # what a relative value is read from
+    assert suggested_setting(message).is_absolute()  # works from any folder
+
+
+def test_a_missing_relative_data_dir_is_reported_with_absolute_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(HousingDataUnavailable) as info:
+        load_california_housing(data_dir="missing")
+    message = str(info.value)
+    expected = tmp_path.resolve() / "missing" / "cal_housing.data.gz"
+    assert "data_dir is 'missing'" in message and f"{expected} does not exist" in message
+    assert suggested_setting(message).is_absolute()
+
+
+def garbage_cache(path: Path) -> None:
+    path.write_bytes(b"this is not what joblib wrote")
+
+
+def truncated_cache(path: Path) -> None:
+    import joblib
+
+    joblib.dump(np.random.default_rng(0).random((2000, 9)), path, compress=6)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("damage", [garbage_cache, truncated_cache])
+def test_a_corrupt_scikit_learn_cache_is_named(damage, tmp_path, monkeypatch):
+    import sklearn.datasets._california_housing as skl_housing
+
+    monkeypatch.delenv(data_mod.DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path))  # never the real home
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the test must not download anything")
+
+    monkeypatch.setattr(skl_housing, "_fetch_remote", no_network)
+    cache = tmp_path / "cal_housing_py3.pkz"
+    damage(cache)
+    with pytest.raises(HousingDataUnavailable) as info:
+        load_california_housing()
+    message = str(info.value)
+    assert str(cache.resolve()) in message and "Delete it" in message
+    assert "could not download" not in message
+    assert info.value.__cause__ is None
+
+
 def test_without_mirror_scikit_learn_is_used(monkeypatch):
     monkeypatch.delenv(data_mod.DATA_DIR_ENV, raising=False)
     import sklearn.datasets
@@ -87,8 +187,9 @@ def test_without_mirror_scikit_learn_is_used(monkeypatch):
     assert load_california_housing() is sentinel
 
 
-def test_offline_without_mirror_gives_one_clear_error(monkeypatch):
+def test_offline_without_mirror_gives_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv(data_mod.DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path))  # no cached copy there
     import sklearn.datasets
 
     def offline():
@@ -99,6 +200,7 @@ def test_offline_without_mirror_gives_one_clear_error(monkeypatch):
         load_california_housing()
     message = str(info.value)
     assert "BOOK_DATA_DIR" in message and "internet" in message
+    assert suggested_setting(message).is_absolute()
     assert info.value.__cause__ is None  # no traceback from inside scikit-learn
 
 

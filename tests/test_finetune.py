@@ -85,6 +85,58 @@ def test_macro_f1_agrees_with_scikit_learn():
     np.testing.assert_allclose(macro_f1(truth, predicted), expected)
 
 
+def test_macro_f1_accepts_integral_floats_and_one_row():
+    truth, predicted = [0, 1, 2, 3, 4, 4], [0, 1, 2, 3, 3, 4]
+    expected = macro_f1(np.array([truth]), np.array([predicted]))[0]
+    assert macro_f1(truth, predicted) == pytest.approx(expected)
+    as_floats = macro_f1(np.array(truth, float), np.array(predicted, np.int8))
+    assert as_floats == pytest.approx(expected)
+    assert macro_f1([7, 8, 9], [7, 8, 9], n_classes=10) == pytest.approx(0.3)
+
+
+IN_RANGE = r"must hold class labels in range\(5\), got"
+
+
+@pytest.mark.parametrize(
+    "y_true, y_pred, kwargs, message",
+    [
+        ([7, 8, 9], [7, 8, 9], {}, rf"y_true {IN_RANGE} \[7, 8, 9\] \(3 outside\)"),
+        ([0, 1, 2], [0, 1, -1], {}, rf"y_pred {IN_RANGE} \[-1\] \(1 outside\)"),
+        ([], [], {}, r"y_true must hold at least one label, got shape \(0,\)"),
+        (np.zeros((3, 0), int), np.zeros((3, 0), int), {}, "y_true must hold at least one label"),
+        (2, 2, {}, "y_true must hold at least one label"),
+        ([0.0, float("nan")], [0, 1], {}, "y_true must hold integer class labels"),
+        ([0, 1.5], [0, 1], {}, "y_true must hold integer class labels"),
+        (["a", "b"], [0, 1], {}, "y_true must hold integer class labels"),
+        ([True, False], [1, 0], {}, "y_true must hold integer class labels"),
+        ([0, 1, 2], [0, 1], {}, "y_true and y_pred must have the same shape"),
+        ([0, 1], [0, 1], {"n_classes": 0}, "n_classes must be an int >= 1"),
+        ([0, 1], [0, 1], {"n_classes": 2.0}, "n_classes must be an int"),
+    ],
+)
+def test_macro_f1_refuses_labels_it_cannot_score(y_true, y_pred, kwargs, message):
+    """Labels outside the classes, or none at all, used to score 0.0."""
+    with pytest.raises(ValueError, match=message):
+        macro_f1(y_true, y_pred, **kwargs)
+
+
+def test_of_names_what_it_does_not_know():
+    shape = (2, 1, 1)
+    result = finetune.FineTuned((Variant(), Variant(dropout=0.3)), (0,), (0,),
+                                *(np.arange(2.0).reshape(shape) for _ in range(3)))  # fmt: skip
+    assert result.of(Variant(dropout=0.3), "valid_f1").tolist() == [[1.0]]
+    with pytest.raises(ValueError, match=r"variant must be one of the 2 variants.*dropout=0\.5"):
+        result.of(Variant(dropout=0.5), "valid_f1")
+    with pytest.raises(ValueError, match="variant must be one of"):
+        result.of("baseline", "valid_f1")
+    with pytest.raises(ValueError, match=r"metric must be one of .*'valid_f1'.*got 'f1'"):
+        result.of(Variant(), "f1")
+    with pytest.raises(ValueError, match="metric must be one of"):
+        result.of(Variant(), "variants")  # a field, but not a score
+    with pytest.raises(ValueError, match="test_f1 was not computed"):
+        result.of(Variant())
+
+
 def test_pairing_is_exact_whatever_the_variant(data, pretrained):
     """Runs on the same (split, seed) start shared layers from the same weights.
 

@@ -162,6 +162,31 @@ def test_power_rejects_bad_designs(kwargs):
         power(**{**args, **kwargs})
 
 
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"effect": float("nan")}, "effect must be a finite number, got nan"),
+        ({"effect": float("inf")}, "effect must be a finite number"),
+        ({"split_sd": float("nan")}, "split_sd must be a finite number, got nan"),
+        ({"seed_sd": float("nan")}, "seed_sd must be a finite number, got nan"),
+        ({"seed_sd": -0.01}, "seed_sd must be >= 0"),
+        ({"effect": "0.03"}, "effect must be a number"),
+    ],
+)
+def test_power_refuses_what_it_cannot_answer(kwargs, message):
+    """NaN used to give a power of 1.0: certain detection of nothing."""
+    args = {"effect": 0.01, "split_sd": 0.01, "seed_sd": 0.01, "n_splits": 5, "n_seeds": 5}
+    with pytest.raises(ValueError, match=message):
+        power(**{**args, **kwargs})
+
+
+def test_power_accepts_numpy_numbers():
+    plain = power(0.02, 0.01, 0.02, 8, 3)
+    assert power(np.float64(0.02), np.float32(0.01), 0.02, np.int64(8), np.int32(3)) == (
+        pytest.approx(plain)
+    )
+
+
 def test_power_is_symmetric_in_the_sign_of_the_effect():
     assert power(-0.02, 0.01, 0.02, 8, 3) == pytest.approx(power(0.02, 0.01, 0.02, 8, 3))
 
@@ -198,3 +223,26 @@ def test_holm_adjusts_a_family_step_down():
     assert adjusted == pytest.approx({"a": 0.03, "b": 0.06, "c": 0.06})
     assert holm({"only": 0.2}) == {"only": 0.2}
     assert holm({"x": 0.6, "y": 0.9}) == {"x": 1.0, "y": 1.0}
+
+
+@pytest.mark.parametrize(
+    "p_values, message",
+    [
+        ({"a": 0.01, "b": float("nan")}, r"p_values\['b'\] must be a finite number, got nan"),
+        ({"a": -0.01}, r"p_values\['a'\] must be a p-value in \[0, 1\], got -0.01"),
+        ({"a": 0.01, "b": 1.5}, r"p_values\['b'\] must be a p-value in \[0, 1\], got 1.5"),
+        ({"a": "0.01"}, r"p_values\['a'\] must be a number"),
+        ({}, "p_values must be a non-empty dict"),
+        ([0.01, 0.02], "p_values must be a non-empty dict"),
+    ],
+)
+def test_holm_refuses_what_is_not_a_family_of_p_values(p_values, message):
+    """A NaN p-value used to come back as 1.0, and p < 0 or p > 1 passed."""
+    with pytest.raises(ValueError, match=message):
+        holm(p_values)
+
+
+def test_holm_keeps_the_order_and_accepts_the_bounds():
+    adjusted = holm({"z": 1.0, "a": 0.0, "m": np.float64(0.02)})
+    assert list(adjusted) == ["z", "a", "m"]
+    assert adjusted == pytest.approx({"z": 1.0, "a": 0.0, "m": 0.04})

@@ -8,6 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 
 from utils.tables import format_table
@@ -75,6 +76,44 @@ def test_zero_time_gives_infinite_throughput():
 def test_time_it_rejects_bad_counts(kwargs):
     with pytest.raises(ValueError):
         time_it(lambda: None, **kwargs)
+
+
+def test_time_it_counts_numpy_integers():
+    calls = []
+    t = time_it(lambda: calls.append(1), repeats=np.int64(3), warmup=np.int32(1),
+                items=np.uint16(10), clock=fake_clock([0.1, 0.2, 0.3]))  # fmt: skip
+    assert len(calls) == 4 and len(t.seconds) == 3
+    assert t.items == 10 and type(t.items) is int
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"repeats": np.float64(3.0)}, "repeats must be an int, got"),
+        ({"repeats": np.bool_(True)}, "repeats must be an int, got"),
+        ({"warmup": np.int64(-1)}, "warmup must be an int >= 0, got -1"),
+        ({"items": np.int8(0)}, "items must be an int >= 1, got 0"),
+    ],
+)
+def test_time_it_names_the_bad_count(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        time_it(lambda: None, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "seconds, items, message",
+    [
+        ((), 1, "seconds must hold at least one time"),
+        (2.0, 1, "seconds must be a sequence of times, got 2.0"),
+        ((1.0, float("nan")), 1, r"seconds\[1\] must be a finite number, got nan"),
+        ((-0.5,), 1, r"seconds\[0\] must be >= 0"),
+        ((1.0,), 0, "items must be an int >= 1, got 0"),
+        ((1.0,), 2.5, "items must be an int, got 2.5"),
+    ],
+)
+def test_a_timing_refuses_what_has_no_median_or_throughput(seconds, items, message):
+    with pytest.raises(ValueError, match=message):
+        Timing("x", seconds, items=items)
 
 
 def test_time_it_rejects_non_callable():

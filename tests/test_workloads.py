@@ -65,9 +65,23 @@ def test_housing_batches_are_fixed_and_cut(split):
     assert len(list(workloads.housing_batches(split))) == 387  # 12,384 / 32
 
 
-@pytest.mark.parametrize("kwargs", [{"batches": 0}, {"batches": 2.5}, {"batch_size": True}])
-def test_housing_batches_rejects_bad_sizes(split, kwargs):
-    with pytest.raises(ValueError, match="must be an int"):
+def test_numpy_integers_are_counts(split):
+    batches = list(workloads.housing_batches(split, batches=np.int64(2), batch_size=np.int32(16)))
+    assert [x.shape[0] for x, _ in batches] == [16, 16]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"batches": 0}, "batches must be an int >= 1, got 0"),
+        ({"batches": 2.5}, "batches must be an int, got 2.5"),
+        ({"batch_size": True}, "batch_size must be an int, got True"),
+        ({"batch_size": np.bool_(True)}, "batch_size must be an int"),
+        ({"batches": np.float64(2.0)}, "batches must be an int"),
+    ],
+)
+def test_housing_batches_rejects_bad_sizes(split, kwargs, message):
+    with pytest.raises(ValueError, match=message):
         workloads.housing_batches(split, **kwargs)
 
 
@@ -91,8 +105,10 @@ def test_training_timings_time_five_ways_of_the_same_training(split):
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"repeats": 0}, {"eager_batches": 0}, {"steps_per_execution": -1}]
-)
+    "kwargs",
+    [{"repeats": 0}, {"eager_batches": 0}, {"steps_per_execution": -1}, {"batches": 0},
+     {"repeats": np.float64(1.0)}],
+)  # fmt: skip
 def test_training_timings_rejects_bad_counts(split, kwargs):
     with pytest.raises(ValueError, match="must be an int"):
         workloads.training_timings(split, **kwargs)
@@ -115,7 +131,7 @@ def test_graph_workloads_and_timings(split):
         assert [t.label for t in rows] == ["eager", "tf.function", "XLA"]
 
 
-@pytest.mark.parametrize("kwargs", [{"scale": 0}, {"repeats": 0}])
+@pytest.mark.parametrize("kwargs", [{"scale": 0}, {"repeats": 0}, {"scale": np.bool_(True)}])
 def test_graph_timings_rejects_bad_counts(split, kwargs):
     with pytest.raises(ValueError, match="must be an int"):
         workloads.graph_timings(split, **kwargs)

@@ -32,10 +32,22 @@ def default_data_dir() -> Path | None:
     return mirror if (mirror / "cal_housing.data.gz").is_file() else None
 
 
-def data_dir() -> Path | None:
-    """``BOOK_DATA_DIR`` if set, else :func:`default_data_dir`."""
+def data_dir(*, fallback: bool = True) -> Path | None:
+    """The folder that ``BOOK_DATA_DIR`` names, as an absolute path; if unset, the default.
+
+    A relative ``BOOK_DATA_DIR`` (``~`` is expanded first) is resolved
+    against the repository's root, :data:`ROOT`, never against the current
+    folder: a notebook's kernel runs in ``chapters/``, a script in the root,
+    and the same setting must name the same folder in both. So
+    ``BOOK_DATA_DIR=../shared/data`` means ``../shared/data`` beside the
+    repository, from wherever it is read, as in ``./scripts/test``, which
+    sets an absolute path. When the variable is unset or empty, the result
+    is :func:`default_data_dir` (``None`` with ``fallback=False``).
+    """
     value = os.environ.get(DATA_DIR_ENV)
-    return Path(value) if value else default_data_dir()
+    if not value:
+        return default_data_dir() if fallback else None
+    return (ROOT / Path(value).expanduser()).resolve()
 
 
 def chapter_paths() -> list[Path]:

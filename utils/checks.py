@@ -8,6 +8,7 @@ wrong kind or out of range alike. NumPy scalars count as numbers;
 
 from __future__ import annotations
 
+import math
 import numbers
 
 __all__ = ["check_fraction", "check_int", "check_real"]
@@ -21,9 +22,10 @@ def check_int(name: str, value, *, minimum: int | None = None) -> int:
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an int, got {value!r}")
+    value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
+    return value
 
 
 def check_real(name: str, value, *, positive: bool = False, minimum: float | None = None) -> float:
@@ -32,15 +34,16 @@ def check_real(name: str, value, *, positive: bool = False, minimum: float | Non
     Raises:
         ValueError: not a finite real number, or out of range.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != value:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number, got {value!r}")
-    if value in (float("inf"), float("-inf")):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
     if positive and not value > 0:
         raise ValueError(f"{name} must be a positive number, got {value!r}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return float(value)
+    return value
 
 
 def check_fraction(name: str, value, *, open_interval: bool = True) -> float:

@@ -16,9 +16,13 @@ Where the data comes from:
   ``cal_housing.data.gz`` (the file scikit-learn downloads, see the README's
   "Offline data" section), that file is read, its checksum verified and
   scikit-learn's own transformation applied, so the result is identical to
-  :func:`sklearn.datasets.fetch_california_housing`.
+  :func:`sklearn.datasets.fetch_california_housing`. A relative
+  ``BOOK_DATA_DIR`` is read from the repository's root, not from the current
+  folder (:func:`utils.book.data_dir`), so that a kernel in ``chapters/``
+  finds what the shell at the root names.
 * Otherwise scikit-learn is asked for it, which uses its cache or downloads it.
-* If neither works, :class:`HousingDataUnavailable` says what to do.
+* If neither works, :class:`HousingDataUnavailable` says what to do, with
+  every path in it absolute.
 """
 
 from __future__ import annotations
@@ -27,14 +31,16 @@ import gzip
 import hashlib
 import io
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import book
+from .book import DATA_DIR_ENV
 from .checks import check_fraction
 
-DATA_DIR_ENV = "BOOK_DATA_DIR"
 MIRROR_FILENAME = "cal_housing.data.gz"
 MIRROR_SHA256 = "d3d8a1a722ae78f91134862727d27a70b1415e7d512a89140406248687f4b902"
 FEATURE_NAMES = [
@@ -49,6 +55,8 @@ FEATURE_NAMES = [
 ]
 TARGET_NAMES = ["MedHouseVal"]
 N_SAMPLES = 20_640
+SKLEARN_CACHE_FILENAME = "cal_housing_py3.pkz"
+"""scikit-learn's cached copy, in :func:`sklearn.datasets.get_data_home`."""
 
 
 class HousingDataUnavailable(RuntimeError):
@@ -56,13 +64,62 @@ class HousingDataUnavailable(RuntimeError):
 
 
 def _help_message(reason: str) -> str:
+    mirror = book.default_data_dir()
+    example = shlex.quote(str(mirror)) if mirror else "/absolute/path/to/the/folder"
     return (
         f"The California housing data could not be loaded ({reason}).\n"
         "Either run once with internet access, so that scikit-learn downloads and "
         "caches it, or point the environment variable "
-        f"{DATA_DIR_ENV} at a folder that contains {MIRROR_FILENAME} "
-        f"(for example: export {DATA_DIR_ENV}=../shared/data)."
+        f"{DATA_DIR_ENV} at the absolute path of a folder that contains {MIRROR_FILENAME} "
+        f"(for example: export {DATA_DIR_ENV}={example}; a relative path is read from "
+        f"the repository's root, {book.ROOT})."
     )
+
+
+def _mirror_folder(data_dir) -> tuple[Path, str]:
+    """The absolute folder to read, and how it was named (for messages)."""
+    if data_dir is not None:  # an argument: relative to the current folder, as usual
+        given = Path(data_dir).expanduser()
+        folder = given.resolve()
+        named = f"data_dir is {str(data_dir)!r}"
+        if not given.is_absolute():
+            named += f" (relative to the current folder, {Path.cwd()})"
+        return folder, named
+    value = os.environ[DATA_DIR_ENV]
+    folder = book.data_dir(fallback=False)
+    named = f"{DATA_DIR_ENV} is {value!r}"
+    if not Path(value).expanduser().is_absolute():
+        named += f" (relative, so read from the repository's root, {book.ROOT})"
+    return folder, named
+
+
+def _fetch_with_scikit_learn():
+    """:func:`sklearn.datasets.fetch_california_housing`, its failures explained."""
+    from sklearn.datasets import fetch_california_housing, get_data_home
+
+    try:
+        return fetch_california_housing()
+    except Exception as exc:
+        # scikit-learn reads its cached copy when the file exists, and
+        # downloads only when it does not: an existing file is what failed.
+        try:
+            cache = Path(get_data_home()).resolve() / SKLEARN_CACHE_FILENAME
+        except OSError:  # no data folder at all (it could not be created)
+            cache = None
+        if cache is not None and cache.is_file():
+            raise HousingDataUnavailable(
+                f"The California housing data could not be loaded: scikit-learn's cached "
+                f"copy {cache} exists but could not be read ({type(exc).__name__}: {exc}); "
+                f"it is probably damaged (an interrupted download or copy).\n"
+                f"Delete it (rm {shlex.quote(str(cache))}) and run again: scikit-learn "
+                f"then downloads it afresh (with internet access), or set {DATA_DIR_ENV} "
+                f"to the absolute path of a folder that contains {MIRROR_FILENAME}."
+            ) from None
+        if isinstance(exc, (OSError, ValueError)):  # URLError is an OSError
+            raise HousingDataUnavailable(
+                _help_message(f"scikit-learn could not download it: {exc}")
+            ) from None
+        raise
 
 
 def _read_mirror(path: Path) -> np.ndarray:
@@ -123,9 +180,12 @@ def load_california_housing(
 
     Args:
         return_X_y: return ``(data, target)`` instead of the Bunch.
-        data_dir: a folder holding ``cal_housing.data.gz``; defaults to the
-            environment variable ``BOOK_DATA_DIR``. When neither is set,
-            scikit-learn fetches the data (from its cache or the internet).
+        data_dir: a folder holding ``cal_housing.data.gz`` (a relative one is
+            relative to the current folder); defaults to the environment
+            variable ``BOOK_DATA_DIR`` (a relative value is relative to the
+            repository's root, see :func:`utils.book.data_dir`). When neither
+            is set, scikit-learn fetches the data (from its cache or the
+            internet).
 
     Returns:
         A :class:`sklearn.utils.Bunch` with ``data`` (20640 x 8 float64),
@@ -133,31 +193,21 @@ def load_california_housing(
         ``target_names``, ``frame`` (None) and ``DESCR``; or ``(X, y)``.
 
     Raises:
-        HousingDataUnavailable: the mirror is missing or corrupt, or
-            scikit-learn could not download the data.
+        HousingDataUnavailable: the mirror is missing or corrupt,
+            scikit-learn's cached copy is there but unreadable (the message
+            names the file to delete), or scikit-learn could not download the
+            data. Every path in the message is absolute.
 
     Introduced in Chapter 2.
     """
-    if data_dir is None:
-        data_dir = os.environ.get(DATA_DIR_ENV) or None
-    if data_dir is not None:
-        path = Path(data_dir).expanduser() / MIRROR_FILENAME
+    if data_dir is not None or os.environ.get(DATA_DIR_ENV):
+        folder, named = _mirror_folder(data_dir)
+        path = folder / MIRROR_FILENAME
         if not path.is_file():
-            raise HousingDataUnavailable(
-                _help_message(
-                    f"{DATA_DIR_ENV}/data_dir is {str(data_dir)!r} but {path} does not exist"
-                )
-            )
+            raise HousingDataUnavailable(_help_message(f"{named} but {path} does not exist"))
         bunch = _bunch_from_table(_read_mirror(path))
     else:
-        from sklearn.datasets import fetch_california_housing
-
-        try:
-            bunch = fetch_california_housing()
-        except (OSError, ValueError) as exc:  # URLError is an OSError
-            raise HousingDataUnavailable(
-                _help_message(f"scikit-learn could not download it: {exc}")
-            ) from None
+        bunch = _fetch_with_scikit_learn()
     if return_X_y:
         return bunch.data, bunch.target
     return bunch

@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -451,8 +452,31 @@ class FineTuned:
     valid_accuracy_curve: np.ndarray | None = None
     weights: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
+    METRICS: ClassVar[tuple[str, ...]] = (
+        "valid_f1", "valid_accuracy", "source_accuracy", "test_f1", "test_accuracy",
+        "train_loss", "valid_loss", "valid_accuracy_curve",
+    )  # fmt: skip
+    """The names :meth:`of` accepts: the score arrays of the grid."""
+
     def of(self, variant: Variant, metric: str = "test_f1") -> np.ndarray:
-        """One variant's ``(n_splits, n_seeds)`` grid of a metric."""
+        """One variant's ``(n_splits, n_seeds)`` grid of a metric.
+
+        ``metric`` is one of :data:`METRICS`; the curves (``train_loss``,
+        ``valid_loss``, ``valid_accuracy_curve``) have one more axis, the epochs.
+
+        Raises:
+            ValueError: ``variant`` is not one of this grid's variants,
+                ``metric`` is not one of :data:`METRICS`, or the metric was
+                not computed in this run.
+        """
+        if metric not in self.METRICS:
+            raise ValueError(f"metric must be one of {self.METRICS}, got {metric!r}")
+        if variant not in self.variants:
+            known = "\n".join(f"  {v!r}" for v in self.variants)
+            raise ValueError(
+                f"variant must be one of the {len(self.variants)} variants of this grid, "
+                f"got {variant!r}; the grid has:\n{known}"
+            )
         values = getattr(self, metric)
         if values is None:
             raise ValueError(f"{metric} was not computed in this run")
@@ -465,10 +489,21 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = N_CLASSES)
     Per class, ``F1 = 2 TP / (2 TP + FP + FN)`` (0 for a class that is
     neither present nor predicted, as scikit-learn's ``zero_division=0``);
     macro-F1 is their unweighted mean, so a neglected class pulls it down.
+    The labels are the classes ``0 .. n_classes - 1`` (integers, or floats
+    with integer values).
+
+    Raises:
+        ValueError: the shapes differ, there are no labels (a 0-d or empty
+            array), a label is not an integer in ``range(n_classes)`` (NaN
+            included), or ``n_classes`` is not an int >= 1.
     """
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    n_classes = check_int("n_classes", n_classes, minimum=1)
+    y_true = _class_labels("y_true", y_true, n_classes)
+    y_pred = _class_labels("y_pred", y_pred, n_classes)
     if y_true.shape != y_pred.shape:
-        raise ValueError(f"shapes differ: {y_true.shape} and {y_pred.shape}")
+        raise ValueError(
+            f"y_true and y_pred must have the same shape, got {y_true.shape} and {y_pred.shape}"
+        )
     scores = []
     for c in range(n_classes):
         tp = ((y_pred == c) & (y_true == c)).sum(axis=-1)
@@ -476,6 +511,26 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = N_CLASSES)
         denominator = 2 * tp + wrong
         scores.append(np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0))
     return np.mean(scores, axis=0)
+
+
+def _class_labels(name: str, labels, n_classes: int) -> np.ndarray:
+    """``labels`` as an array, checked to hold class numbers in ``range(n_classes)``."""
+    array = np.asarray(labels)
+    if array.ndim == 0 or array.size == 0:
+        raise ValueError(f"{name} must hold at least one label, got shape {array.shape}")
+    kind = array.dtype.kind
+    if kind not in "iuf" or (kind == "f" and not np.all(np.isfinite(array) & (array % 1 == 0))):
+        raise ValueError(
+            f"{name} must hold integer class labels in range({n_classes}), got dtype "
+            f"{array.dtype}, starting {array.ravel()[:5].tolist()}"
+        )
+    outside = (array < 0) | (array >= n_classes)
+    if outside.any():
+        raise ValueError(
+            f"{name} must hold class labels in range({n_classes}), got "
+            f"{np.unique(array[outside])[:10].tolist()} ({int(outside.sum())} outside)"
+        )
+    return array
 
 
 # The parameters of a run, in the order of its flat parameter vector.

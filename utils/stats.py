@@ -20,11 +20,12 @@ it was trained and tested on. The helpers here summarize such draws:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import check_fraction, check_int
+from .checks import check_fraction, check_int, check_real
 
 __all__ = [
     "PairedDifference",
@@ -303,14 +304,26 @@ def holm(p_values: dict) -> dict:
     used, without assuming the tests are independent; less conservative than
     Bonferroni (multiplying every p-value by their number).
 
+    Raises:
+        ValueError: ``p_values`` is not a non-empty mapping, or one of its
+            values is not a number in [0, 1] (NaN included).
+
     Introduced in Chapter 8.
     """
-    names = sorted(p_values, key=lambda name: p_values[name])
+    if not isinstance(p_values, Mapping) or not p_values:
+        raise ValueError(f"p_values must be a non-empty dict {{name: p}}, got {p_values!r}")
+    checked = {}
+    for name, p in p_values.items():
+        p = check_real(f"p_values[{name!r}]", p)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p_values[{name!r}] must be a p-value in [0, 1], got {p!r}")
+        checked[name] = p
+    names = sorted(checked, key=lambda name: checked[name])
     adjusted, running = {}, 0.0
     for rank, name in enumerate(names):
-        running = max(running, min(1.0, (len(names) - rank) * p_values[name]))
+        running = max(running, min(1.0, (len(names) - rank) * checked[name]))
         adjusted[name] = running
-    return {name: adjusted[name] for name in p_values}
+    return {name: adjusted[name] for name in checked}
 
 
 def power(
@@ -330,18 +343,20 @@ def power(
     noncentral t distribution.
 
     Raises:
-        ValueError: a negative spread, fewer than 2 splits or 1 seed, or
-            ``alpha`` outside (0, 1).
+        ValueError: ``effect`` is not a finite number (NaN included), a
+            spread is not a finite number >= 0, fewer than 2 splits or 1
+            seed, or ``alpha`` outside (0, 1).
 
     Introduced in Chapter 8.
     """
     from scipy import stats
 
+    effect = check_real("effect", effect)
+    split_sd = check_real("split_sd", split_sd, minimum=0.0)
+    seed_sd = check_real("seed_sd", seed_sd, minimum=0.0)
     n_splits = check_int("n_splits", n_splits, minimum=2)
     n_seeds = check_int("n_seeds", n_seeds, minimum=1)
     alpha = check_fraction("alpha", alpha)
-    if split_sd < 0 or seed_sd < 0:
-        raise ValueError(f"spreads must be >= 0, got {split_sd!r} and {seed_sd!r}")
     sd_of_split_means = math.sqrt(split_sd**2 + seed_sd**2 / n_seeds)
     if sd_of_split_means == 0:
         return 1.0 if effect != 0 else alpha

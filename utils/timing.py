@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .checks import check_int, check_real
 from .tables import format_table
 
 
@@ -28,12 +29,26 @@ class Timing:
         seconds: the wall time of each repeat, in seconds.
         items: how many items (samples, calls) one repeat processes.
 
+    Raises:
+        ValueError: ``seconds`` is not a sequence, is empty or holds a time
+            that is not a finite number >= 0 (NaN included), or ``items`` is
+            not an int >= 1.
+
     Introduced in Chapter 6.
     """
 
     label: str
     seconds: tuple[float, ...]
     items: int = 1
+
+    def __post_init__(self):
+        if isinstance(self.seconds, str | bytes) or not hasattr(self.seconds, "__len__"):
+            raise ValueError(f"seconds must be a sequence of times, got {self.seconds!r}")
+        if len(self.seconds) == 0:
+            raise ValueError(f"seconds must hold at least one time, got {self.seconds!r}")
+        for i, s in enumerate(self.seconds):
+            check_real(f"seconds[{i}]", s, minimum=0.0)
+        check_int("items", self.items, minimum=1)
 
     @property
     def median(self) -> float:
@@ -81,19 +96,17 @@ def time_it(
 
     Raises:
         TypeError: ``fn`` is not callable.
-        ValueError: ``repeats`` < 1, ``warmup`` < 0 or ``items`` < 1.
+        ValueError: ``repeats``, ``warmup`` or ``items`` is not an int
+            (Python or NumPy, not bool), or ``repeats`` < 1, ``warmup`` < 0
+            or ``items`` < 1.
 
     Introduced in Chapter 6.
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    for name, value, least in (
-        ("repeats", repeats, 1),
-        ("warmup", warmup, 0),
-        ("items", items, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
+    repeats = check_int("repeats", repeats, minimum=1)
+    warmup = check_int("warmup", warmup, minimum=0)
+    items = check_int("items", items, minimum=1)
     for _ in range(warmup):
         fn()
     seconds = []

@@ -25,6 +25,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .checks import check_int
 from .timing import Timing, time_it
 
 SEED = 42
@@ -125,16 +126,17 @@ def housing_batches(split, batches: int | None = None, batch_size: int = BATCH_S
         batch_size: samples per batch.
 
     Raises:
-        ValueError: ``batches`` or ``batch_size`` is not a positive int.
+        ValueError: ``batches`` or ``batch_size`` is not an int >= 1 (Python
+            or NumPy, not bool).
 
     Introduced in Chapter 6.
     """
     import keras
     import tensorflow as tf
 
-    _check_count("batch_size", batch_size)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     if batches is not None:
-        _check_count("batches", batches)
+        batches = check_int("batches", batches, minimum=1)
     keras.utils.set_random_seed(SEED)  # the shuffle order depends on the global seed too
     n = len(split.X_train)
     dataset = (
@@ -145,11 +147,6 @@ def housing_batches(split, batches: int | None = None, batch_size: int = BATCH_S
     if batches is not None:
         dataset = dataset.take(batches)
     return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def _check_count(name: str, value, least: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -206,19 +203,20 @@ def training_timings(
         A :class:`TrainingTimings`.
 
     Raises:
-        ValueError: a count is not a positive int.
+        ValueError: a count (``batches``, ``eager_batches``,
+            ``steps_per_execution``, ``repeats``) is not an int >= 1 (Python
+            or NumPy, not bool).
 
     Introduced in Chapter 6.
     """
     import keras
     import tensorflow as tf
 
-    for name, value in (
-        ("eager_batches", eager_batches),
-        ("steps_per_execution", steps_per_execution),
-        ("repeats", repeats),
-    ):
-        _check_count(name, value)
+    eager_batches = check_int("eager_batches", eager_batches, minimum=1)
+    steps_per_execution = check_int("steps_per_execution", steps_per_execution, minimum=1)
+    repeats = check_int("repeats", repeats, minimum=1)
+    if batches is not None:
+        batches = check_int("batches", batches, minimum=1)
     dataset = housing_batches(split, batches)
     n_batches = math.ceil(len(split.X_train) / BATCH_SIZE)
     if batches is not None:
@@ -310,14 +308,14 @@ def graph_workloads(split, scale: int = 1) -> dict[str, tuple[Callable, tuple, i
     Calls per repeat are :data:`GRAPH_CALLS` times ``scale``.
 
     Raises:
-        ValueError: ``scale`` is not a positive int.
+        ValueError: ``scale`` is not an int >= 1 (Python or NumPy, not bool).
 
     Introduced in Chapter 7.
     """
     import keras
     import tensorflow as tf
 
-    _check_count("scale", scale)
+    scale = check_int("scale", scale, minimum=1)
     metrics = housing_metrics()
     optimizer = keras.optimizers.Adam(learning_rate=LEARNING_RATE)
     step = housing_train_step(housing_model(), optimizer, metrics).python_function
@@ -346,13 +344,14 @@ def graph_timings(split, *, scale: int = 1, repeats: int = 3) -> dict[str, list[
         ``{workload name: [eager, tf.function, XLA timings]}``, in calls per second.
 
     Raises:
-        ValueError: ``scale`` or ``repeats`` is not a positive int.
+        ValueError: ``scale`` or ``repeats`` is not an int >= 1 (Python or
+            NumPy, not bool).
 
     Introduced in Chapter 7.
     """
     import tensorflow as tf
 
-    _check_count("repeats", repeats)
+    repeats = check_int("repeats", repeats, minimum=1)
 
     def calls(fn, args, n):
         def run():
