@@ -37,7 +37,7 @@ from pathlib import Path
 import pytest
 
 from tests.outputs import PLATFORM_TAG, cell_tolerance, compare_outputs, flatten
-from utils.book import DATA_DIR_ENV, ROOT, default_data_dir
+from utils.book import DATA_DIR_ENV, ROOT, data_dir, default_data_dir
 from utils.setup import numerics_pinned, pin_numerics
 
 # TensorFlow reads the pins once, at its first import, which may come from any
@@ -48,7 +48,7 @@ if numerics_pinned():
 if DATA_DIR_ENV not in os.environ and default_data_dir() is not None:
     os.environ[DATA_DIR_ENV] = str(default_data_dir())
 
-MIRROR = Path(os.environ.get(DATA_DIR_ENV, ROOT.parent / "shared" / "data"))
+MIRROR = data_dir() or (ROOT.parent / "shared" / "data").resolve()
 
 PROBES = pytest.StashKey[dict]()
 """This run's probe comparison: {"reference", "here", "machine", "lines"} or {"error"}."""
@@ -190,6 +190,52 @@ def _tolerant(item, strict):
     return compare
 
 
+class RunAllAgain(pytest.Item):
+    """Run every cell of a notebook a second time in the kernel nbval just ran it in.
+
+    A reader's Restart & Run All, then Run All again, must not fail: names
+    that Keras numbers per session, files left by the first run, counters
+    that only grow. Only errors fail this item (outputs may legitimately
+    change, e.g. a layer's automatic name); cells tagged ``raises-exception``
+    are expected to raise again.
+    """
+
+    def runtest(self):
+        kernel = self.parent.kernel
+        timeout = self.config.option.nbval_cell_timeout
+        failures = []
+        for number, cell in enumerate(self.parent.nb.cells):
+            if cell.cell_type != "code":
+                continue
+            msg_id = kernel.execute_cell_input(cell.source, allow_stdin=False)
+            error = None
+            while True:  # iopub: the cell's outputs, until the kernel is idle
+                msg = kernel.get_message(stream="iopub", timeout=timeout)
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                if msg["msg_type"] == "error":
+                    content = msg["content"]
+                    error = f"{content['ename']}: {content['evalue']}"
+                    error += "".join(f"\n    {line}" for line in content["traceback"][1:8])
+                elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                    break
+            kernel.await_reply(msg_id, timeout=timeout)
+            expected = "raises-exception" in cell.metadata.get("tags", [])
+            if error and not expected:
+                failures.append(f"cell {number} of the notebook raised {error}")
+            elif expected and not error:
+                failures.append(f"cell {number} is tagged raises-exception but did not raise")
+        if failures:
+            raise AssertionError(
+                "running every cell again in the same kernel (Run All twice) failed:\n"
+                + "\n".join(failures)
+            )
+
+    def reportinfo(self):
+        return self.path, 0, f"{self.path.name}::Run all again"
+
+
+@pytest.hookimpl(trylast=True)  # after -k and --deselect have chosen the items
 def pytest_collection_modifyitems(session, config, items):
     for item in items:
         cell = getattr(item, "cell", None)
@@ -199,6 +245,15 @@ def pytest_collection_modifyitems(session, config, items):
             item.options["check"] = False
         else:
             item.compare_outputs = _tolerant(item, item.compare_outputs)
+    # After the last cell of every notebook run whole, run it all again.
+    by_notebook: dict = {}
+    for index, item in enumerate(items):
+        if getattr(item, "cell", None) is not None:
+            by_notebook.setdefault(item.parent, []).append(index)
+    for notebook, indices in sorted(by_notebook.items(), key=lambda kv: -kv[1][-1]):
+        code_cells = sum(1 for cell in notebook.nb.cells if cell.cell_type == "code")
+        if len(indices) == code_cells and indices == list(range(indices[0], indices[-1] + 1)):
+            items.insert(indices[-1] + 1, RunAllAgain.from_parent(notebook, name="Run all again"))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -251,3 +251,22 @@ def test_a_notebook_saved_by_jupyter_is_not_canonical(tmp_path):
 )
 def test_visible_answer_prose(markdown, shown):
     assert visible_answer_prose(markdown) == shown
+
+
+def test_chapters_write_only_into_their_runs_folder(notebook):
+    """No fixed output path and no rmtree: two runs at once must not touch each other's files."""
+    path, nb = notebook
+    for cell in code_cells(nb):
+        for pattern in (r"""["']artifacts/""", r"\brmtree\(", r"\bos\.remove\(", r"\.unlink\("):
+            assert not re.search(pattern, cell.source), (
+                f"{path.name}, cell {cell.execution_count} matches {pattern!r}: write through "
+                "utils.saving.artifact_path(name) (fresh=True for an empty folder) instead"
+            )
+
+
+def test_safe_mode_is_taught_as_a_safeguard_not_a_guarantee():
+    """Chapter 2 must not promise that safe_mode makes any file safe to load."""
+    nb = nbformat.read(ROOT / "chapters" / "02_custom_losses_and_saving.ipynb", as_version=4)
+    prose = " ".join(" ".join(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
+    assert "CVE-2025-1550" in prose and "CVE-2025-9905" in prose, "the known bypasses"
+    assert "load only files you trust" in prose, "the advice that safe_mode cannot replace"

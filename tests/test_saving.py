@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -132,11 +135,52 @@ def test_saved_config_rejects_bad_files(tmp_path):
         saved_config(tmp_path / "fake.keras")
 
 
-def test_artifact_path_creates_folders_inside_the_artifacts_dir(tmp_path, monkeypatch):
+def test_artifact_path_creates_folders_inside_this_runs_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(saving, "ARTIFACTS_DIR", tmp_path / "artifacts")
     path = artifact_path("ch02/model.keras")
-    assert path == tmp_path / "artifacts" / "ch02" / "model.keras"
+    run = saving.run_dir()
+    assert run.parent == tmp_path / "artifacts" and run.name.startswith("run-")
+    assert path == run / "ch02" / "model.keras"
     assert path.parent.is_dir()
+    assert artifact_path("ch02/other.keras").parent == path.parent  # one folder per process
+
+
+def test_a_fresh_folder_is_emptied_only_inside_this_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(saving, "ARTIFACTS_DIR", tmp_path / "artifacts")
+    folder = artifact_path("ch06/logs", fresh=True)
+    (folder / "events.1").write_text("old")
+    assert list(artifact_path("ch06/logs", fresh=True).iterdir()) == []
+
+
+CONCURRENT = """\
+import sys, time
+sys.path.insert(0, {root!r})
+from utils import saving
+saving.ARTIFACTS_DIR = saving.Path({artifacts!r})
+folder = saving.artifact_path("ch06/checkpoints", fresh=True)
+(folder / "ckpt-1").write_text("mine")
+time.sleep(1.5)  # the other run starts afresh meanwhile
+assert (folder / "ckpt-1").read_text() == "mine", "another run removed this run's file"
+print(folder)
+"""
+
+
+def test_two_runs_at_once_keep_their_own_files(tmp_path):
+    """Two processes run the same 'start afresh' cell at the same time: neither loses a file."""
+    code = CONCURRENT.format(root=str(ROOT), artifacts=str(tmp_path / "artifacts"))
+    runs = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    folders = []
+    for run in runs:
+        out, _ = run.communicate(timeout=60)
+        assert run.returncode == 0
+        folders.append(out.strip())
+    assert folders[0] != folders[1]
+    assert not (tmp_path / "artifacts").exists() or not any((tmp_path / "artifacts").iterdir()), (
+        "a run's folder was left behind after its process ended"
+    )
 
 
 def test_default_artifacts_dir_is_git_ignored():

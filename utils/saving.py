@@ -10,22 +10,58 @@ when they are called, after :func:`utils.setup_chapter` has run.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
+import tempfile
+import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-#: Where notebooks write models and weights (git-ignored, see .gitignore).
+#: The folder (git-ignored, see .gitignore) under which every run of a chapter
+#: gets a folder of its own (:func:`run_dir`).
 ARTIFACTS_DIR = Path(__file__).resolve().parents[1] / "chapters" / "artifacts"
 
+KEEP_SWITCH = "BOOK_KEEP_ARTIFACTS"
+"""Set this environment variable to ``1`` to keep a run's folder after its process ends."""
 
-def artifact_path(name: str | os.PathLike) -> Path:
-    """Return ``chapters/artifacts/<name>``, creating the folders it needs.
+_run_dirs: dict[Path, Path] = {}
+
+
+def run_dir() -> Path:
+    """This process's own folder for the files a chapter writes, created on first use.
+
+    ``chapters/artifacts/run-<date>-<time>-<pid>-<random>/``: a kernel, a test
+    run or a script gets a folder no other process writes to, so two runs of
+    one chapter at the same time (a reader's Jupyter and ``./scripts/test``)
+    cannot delete or overwrite each other's files. The folder is removed when
+    the process ends, unless the environment variable ``BOOK_KEEP_ARTIFACTS``
+    is ``1``; within a process it stays the same, so Restart & Run All starts
+    a new folder and a re-run cell finds its files.
+
+    Introduced in Chapter 2.
+    """
+    if ARTIFACTS_DIR not in _run_dirs:
+        ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        folder = Path(tempfile.mkdtemp(prefix=f"run-{stamp}-{os.getpid()}-", dir=ARTIFACTS_DIR))
+        if os.environ.get(KEEP_SWITCH, "0").strip() != "1":
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _run_dirs[ARTIFACTS_DIR] = folder
+    return _run_dirs[ARTIFACTS_DIR]
+
+
+def artifact_path(name: str | os.PathLike, *, fresh: bool = False) -> Path:
+    """Return ``<run folder>/<name>`` (see :func:`run_dir`), creating the folders it needs.
 
     Everything a chapter writes goes there, so that nothing lands beside the
-    sources. ``name`` is a relative path such as ``"ch02/huber.keras"``.
+    sources and no two runs collide. ``name`` is a relative path such as
+    ``"ch02/huber.keras"``. With ``fresh=True`` the path is an empty folder:
+    whatever an earlier run of the same cell left there is removed first
+    (only ever inside this process's own run folder).
 
     Raises:
         ValueError: ``name`` is empty, absolute, or climbs out with ``..``.
@@ -38,8 +74,12 @@ def artifact_path(name: str | os.PathLike) -> Path:
             "name must be a non-empty relative path inside the artifacts folder, "
             f"got {str(name)!r}"
         )
-    path = ARTIFACTS_DIR / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = run_dir() / rel
+    if fresh:
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
 

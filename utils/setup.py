@@ -8,8 +8,11 @@ time from what the processor offers (AVX2, AVX-512, AMX) and splits large
 sums over as many threads as the machine has cores. Each choice adds
 floating-point numbers in another order, which changes the last bits of a
 result, and a training run amplifies those bits into different printed
-numbers. :data:`PINNED_NUMERICS` fixes the choices, so that every x86-64
-CPU computes the book's numbers bit for bit alike. Set the environment
+numbers. :data:`PINNED_NUMERICS` fixes the choices. That makes most of the
+book's results the same bits on other x86-64 CPUs, not all: on an AMD EPYC
+(Zen 4), a few float32 kernels and matrix products still differ from the
+reference Intel Xeon in their last bits, though no printed digit of the
+chapters does (Chapter 1 and the README say what was measured). Set the environment
 variable ``BOOK_PIN_NUMERICS=0`` before starting Python to let TensorFlow
 choose again (faster on CPUs with AVX-512 or AMX; the printed numbers then
 differ in their last digits).
@@ -55,7 +58,7 @@ PINNED_NUMERICS = {
     # the number of cores.
     "TF_NUM_INTRAOP_THREADS": "2",
 }
-"""Environment variables that make TensorFlow's CPU results the same on every x86-64 CPU."""
+"""Environment variables that fix TensorFlow's CPU kernel choices and thread count (see above)."""
 
 PIN_SWITCH = "BOOK_PIN_NUMERICS"
 """Set this environment variable to ``0`` to leave TensorFlow's CPU choices alone."""
@@ -175,11 +178,14 @@ def environment_line() -> str:
 
 
 def _short_tracebacks() -> None:
-    """In IPython, show errors as one line (``%xmode minimal``).
+    """In IPython, show errors as one line (``%xmode minimal``), asserts with their line.
 
     Errors that a chapter shows on purpose then read as their message, not
-    as a page of library internals. Run ``%xmode context`` to get full
-    tracebacks back while debugging.
+    as a page of library internals. A failing ``assert`` is the exception:
+    it shows the statement that failed and the values of the names in it
+    (:func:`explain_failed_assert`), so that a reader sees what was expected
+    and what came, even from an assert without a message. Run
+    ``%xmode context`` to get full tracebacks back while debugging.
     """
     try:
         from IPython import get_ipython
@@ -188,6 +194,72 @@ def _short_tracebacks() -> None:
     shell = get_ipython()
     if shell is not None and hasattr(shell, "InteractiveTB"):
         shell.InteractiveTB.set_mode("Minimal")
+        shell.set_custom_exc((AssertionError,), _show_failed_assert)
+
+
+def _show_failed_assert(shell, etype, value, tb, tb_offset=None):
+    """IPython's handler for AssertionError: display :func:`explain_failed_assert`."""
+    lines = [f"{etype.__name__}: {value}" if str(value) else etype.__name__]
+    lines += explain_failed_assert(tb)
+    shell._showtraceback(etype, value, lines)
+    return lines
+
+
+def explain_failed_assert(tb, width: int = 160) -> list[str]:
+    """Lines saying which assert failed (file, line, statement) and what its names held.
+
+    ``tb`` is the traceback of an :class:`AssertionError`; the innermost
+    frame is the one that failed. Each name that the statement reads is
+    shown with its value (``repr``, cut to ``width`` characters), so a bare
+    ``assert loss < 0.5`` still tells what ``loss`` was.
+
+    Introduced in Chapter 1.
+    """
+    import ast
+    import linecache
+
+    if tb is None:
+        return []
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    frame, lineno = tb.tb_frame, tb.tb_lineno
+    filename = frame.f_code.co_filename
+    source = "".join(linecache.getlines(filename, frame.f_globals))
+    statement = linecache.getline(filename, lineno).strip()
+    names: list[str] = []
+    try:
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Assert) and node.lineno <= lineno <= node.end_lineno:
+                statement = ast.get_source_segment(source, node) or statement
+                names = [
+                    n.id
+                    for n in ast.walk(node.test)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                ]
+                break
+    except (SyntaxError, ValueError):
+        pass
+    where = "this cell" if filename.startswith("<") or "ipykernel" in filename else filename
+    lines = [f"  failed at line {lineno} of {where}:"]
+    lines += [f"    {line}" for line in statement.splitlines()]
+    shown = set()
+    for name in names:
+        if name in shown:
+            continue
+        shown.add(name)
+        if name in frame.f_locals:
+            value = frame.f_locals[name]
+        elif name in frame.f_globals:
+            value = frame.f_globals[name]
+        else:
+            continue
+        if callable(value) or type(value).__name__ == "module":
+            continue
+        text = repr(value).replace("\n", " ")
+        if len(text) > width:
+            text = text[: width - 3] + "..."
+        lines.append(f"  where {name} = {text}")
+    return lines
 
 
 def setup_chapter(seed: int = DEFAULT_SEED, *, verbose: bool = True) -> None:
@@ -195,7 +267,8 @@ def setup_chapter(seed: int = DEFAULT_SEED, *, verbose: bool = True) -> None:
 
     In a notebook it also applies the book's plot style and switches to
     one-line tracebacks (``%xmode minimal``), so that errors shown as
-    lessons stay short.
+    lessons stay short; a failing ``assert`` shows its statement and the
+    values of its names instead (:func:`explain_failed_assert`).
 
     Call it in the first code cell of a chapter, *before* importing
     TensorFlow yourself::
