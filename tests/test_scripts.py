@@ -398,3 +398,25 @@ def test_gather_keras3_notes_refuses_an_unknown_argument():
         timeout=60,
     )
     assert result.returncode == 2 and "unknown argument '--chek'" in result.stderr
+
+
+def test_run_notebooks_writes_on_another_cpu_but_not_on_another_stack():
+    """A differing probe is noted (outputs are checked anyway); another stack is refused."""
+    from scripts.run_notebooks import check_reference, probe_note
+    from utils.reference import load_provenance
+
+    provenance = load_provenance()
+    reference = provenance["reference"]
+    other_cpu = {
+        "machine": {**reference["machine"], "cpu": "AMD EPYC", "vendor": "AuthenticAMD"},
+        "fingerprints": {**reference["fingerprints"], "matmul_depth_256": "0" * 16},
+    }
+    assert check_reference(other_cpu, provenance, False, False) is None
+    assert "matmul_depth_256" in probe_note(other_cpu, provenance)
+    assert probe_note(reference, provenance) is None
+    other_stack = {**other_cpu, "machine": {**other_cpu["machine"], "keras": "3.16.0"}}
+    assert "another Python, TensorFlow or Keras" in check_reference(
+        other_stack, provenance, False, False
+    )
+    unpinned = {**other_cpu, "machine": {**other_cpu["machine"], "numerics": "own"}}
+    assert "not pinned" in check_reference(unpinned, provenance, False, False)
