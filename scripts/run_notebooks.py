@@ -13,6 +13,10 @@ outputs (timings). A notebook that raises outside cells tagged
 ``raises-exception`` is not written back. ``--normalise`` only rewrites
 notebooks in that canonical form (for a notebook saved by Jupyter), without
 executing anything; ``tests/test_notebooks.py`` checks every chapter is in it.
+``--setup-cells`` only rewrites each chapter's setup cell (its first code
+cell) from ``utils/book.py``, without executing anything: the cell records
+the git tree hash of ``utils/`` (``BOOK_CODE``), so run it after every
+change to ``utils/`` (``tests/test_colab.py`` fails until then).
 
 It also reports each notebook's wall time and the peak memory (RSS) of its
 kernel, which ``--times FILE`` writes as JSON.
@@ -47,7 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from scripts.cli import add_chapters_argument, chapters  # noqa: E402
-from utils.book import DATA_DIR_ENV, default_data_dir  # noqa: E402
+from utils.book import DATA_DIR_ENV, default_data_dir, setup_cell  # noqa: E402
 from utils.reference import (  # noqa: E402
     PROVENANCE_PATH,
     differing_probes,
@@ -192,6 +196,36 @@ def is_canonical(path: Path) -> bool:
     return text == canonical_text(nbformat.reads(text, as_version=4))
 
 
+SETUP_CELL_INDEX = 1
+"""Where the setup cell is: the first code cell, right after the opening markdown cell."""
+
+
+def refresh_setup_cells(paths: list[Path]) -> list[Path]:
+    """Write :func:`utils.book.setup_cell` into each chapter's setup cell; return those changed.
+
+    Only that cell's source changes (its metadata, tags and stored outputs
+    stay), and a chapter whose cell is current is not written, so a second
+    run changes nothing. Each notebook is read right before it is written,
+    and written in the canonical form.
+
+    Raises:
+        ValueError: a chapter's cell at :data:`SETUP_CELL_INDEX` is not its
+            setup cell (nothing is written to that chapter).
+    """
+    source = setup_cell()
+    changed = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        cell = nb.cells[SETUP_CELL_INDEX] if len(nb.cells) > SETUP_CELL_INDEX else None
+        if cell is None or cell.cell_type != "code" or "setup_chapter()" not in cell.source:
+            raise ValueError(f"{path.name}: cell {SETUP_CELL_INDEX} is not the setup cell")
+        if cell.source != source:
+            cell.source = source
+            path.write_text(canonical_text(nb))
+            changed.append(path)
+    return changed
+
+
 def _kernel_peak_rss_mb(client: NotebookClient) -> float | None:
     """Peak resident memory of the kernel process, in MiB (Linux only)."""
     try:
@@ -259,12 +293,28 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only rewrite the notebooks in the canonical form (no execution)",
     )
+    parser.add_argument(
+        "--setup-cells",
+        action="store_true",
+        help="only rewrite each chapter's setup cell from utils/book.py (no execution; "
+        "after every change to utils/)",
+    )
     args = parser.parse_args(argv)
     default_environment()
     paths = chapters(parser, args.notebooks)
     if args.normalise:
         for path in paths:
             path.write_text(canonical_text(nbformat.read(path, as_version=4)))
+        return 0
+    if args.setup_cells:
+        try:
+            changed = refresh_setup_cells(paths)
+        except ValueError as error:
+            print(f"not refreshed: {error}", file=sys.stderr)
+            return 1
+        for path in changed:
+            print(f"refreshed the setup cell of {path.relative_to(ROOT)}")
+        print(f"{len(changed)} of {len(paths)} setup cells refreshed")
         return 0
     write = not args.no_write
     if write:

@@ -6,9 +6,12 @@ test also shows that what nbval checked is what readers get.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from utils import book
@@ -45,6 +48,54 @@ def test_repository_url_is_configured_once():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
     assert config["execute"]["execute_notebooks"] == "off"
+
+
+def _git(repo: Path, *args: str) -> str:
+    identity = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t"}
+    identity |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    return subprocess.run(
+        ["git", "-C", str(repo), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **identity},
+    ).stdout.strip()
+
+
+def test_utils_tree_is_the_tree_git_would_commit(tmp_path):
+    """The hash of utils/ as committed, without committing or touching the index."""
+    repo = tmp_path / "repo"
+    (repo / "utils" / "__pycache__").mkdir(parents=True)
+    _git(repo, "init", "-q")
+    (repo / ".gitignore").write_text("__pycache__/\n")
+    (repo / "utils" / "__init__.py").write_text("x = 1\n")
+    (repo / "utils" / "__pycache__" / "x.pyc").write_bytes(b"compiled")
+    (repo / "README.md").write_text("not in utils\n")
+    tree = book.utils_tree(repo)
+    assert re.fullmatch(r"[0-9a-f]{40}", tree)
+    assert _git(repo, "status", "--porcelain") == "?? .gitignore\n?? README.md\n?? utils/"
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "c")
+    assert _git(repo, "rev-parse", "HEAD:utils") == tree
+    (repo / "utils" / "__init__.py").write_text("x = 2\n")  # not committed: counted
+    assert book.utils_tree(repo) not in (tree, _git(repo, "rev-parse", "HEAD:utils"))
+    (repo / "utils" / "__init__.py").write_text("x = 1\n")
+    (repo / "README.md").write_text("changed, but not in utils\n")
+    assert book.utils_tree(repo) == tree
+
+
+def test_utils_tree_needs_a_git_repository(tmp_path):
+    (tmp_path / "utils").mkdir()
+    with pytest.raises(RuntimeError, match="git read-tree --empty failed"):
+        book.utils_tree(tmp_path)
+
+
+def test_the_setup_cell_names_the_code_of_the_outputs():
+    cell = book.setup_cell()
+    assert f'BOOK_CODE = "{book.utils_tree()}"' in cell
+    assert f'BOOK_REPO = "{book.repository_url()}"' in cell
+    assert f'BOOK_BRANCH = "{book.repository_branch()}"' in cell
+    assert "--filter=blob:none" in cell and "--depth" not in cell
 
 
 def chapter_pages(html: Path) -> list[Path]:

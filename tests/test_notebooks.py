@@ -103,7 +103,8 @@ def test_opening_cells(notebook):
     setup = code_cells(nb)[0]
     assert setup.source == book.setup_cell(), (
         f"{path.name}: the first code cell is not the shared setup cell "
-        "(utils/book.py holds its text)"
+        "(utils/book.py holds its text; after changing utils/, refresh every chapter's "
+        "with: .venv/bin/python scripts/run_notebooks.py --setup-cells)"
     )
     assert "hide-input" in setup.metadata.get("tags", [])
 

@@ -11,6 +11,7 @@ import pytest
 from utils import book, versions
 from utils.versions import (
     MIN_VERSIONS,
+    TESTED_VERSIONS,
     UnsupportedVersionError,
     check_versions,
     installed_version,
@@ -77,40 +78,99 @@ def test_an_old_stack_stops_with_the_message(monkeypatch):
         check_versions()
 
 
-def test_on_colab_an_old_keras_is_upgraded(monkeypatch):
-    state = {"keras": "3.10.0"}
+def test_the_tested_versions_are_the_pins_of_requirements_txt(root):
+    pins = {}
+    for line in (root / "requirements.txt").read_text().splitlines():
+        match = re.match(r"(tensorflow|tensorflow-cpu|keras)==([\w.]+)", line)
+        if match:
+            pins.setdefault(match[1].removesuffix("-cpu"), set()).add(match[2])
+    assert pins == {name: {version} for name, version in TESTED_VERSIONS.items()}
+    assert too_old(TESTED_VERSIONS) == {}
+
+
+def _colab(monkeypatch, keras: str | None, tensorflow: str = "2.19.1", pip_works=True):
+    """Pretend to be on Colab with these releases; returns the pip commands run.
+
+    The stand-in pip "installs" the requested Keras when ``pip_works``.
+    """
+    state = {"keras": keras, "tensorflow": tensorflow}
     calls = []
 
     def fake_pip(command, check):
+        assert not check  # the check reads the return code itself
         calls.append(command)
-        state["keras"] = "3.15.1"
+        if not pip_works:
+            return subprocess.CompletedProcess(command, 1)
+        state["keras"] = command[-1].removeprefix("keras==")
         return subprocess.CompletedProcess(command, 0)
 
-    monkeypatch.setattr(
-        versions,
-        "installed_version",
-        lambda name: "2.19.1" if name == "tensorflow" else state["keras"],
-    )
+    monkeypatch.setattr(versions, "installed_version", state.get)
     monkeypatch.setattr(versions, "_on_colab", lambda: True)
     monkeypatch.setattr(versions.subprocess, "run", fake_pip)
+    return calls
+
+
+@pytest.mark.parametrize("colab_keras", ["3.10.0", "3.15.0", "3.16.2", None])
+def test_on_colab_the_tested_keras_is_installed(monkeypatch, colab_keras):
+    """Older (unsupported or not) or newer than the book's: Colab gets the tested release."""
+    calls = _colab(monkeypatch, colab_keras)
     monkeypatch.delitem(sys.modules, "keras", raising=False)
     line = check_versions()
-    assert calls and calls[0][-1] == f"keras>={MIN_VERSIONS['keras']},<4"
-    assert line.startswith("Keras 3.10.0 is older") and "3.15.1" in line
-    assert "no restart needed" in line
+    tested = TESTED_VERSIONS["keras"]
+    assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", f"keras=={tested}"]]
+    assert f"Keras {colab_keras or '(not installed)'} is not" in line
+    assert f"installed Keras {tested}" in line and "no restart needed" in line
+
+
+def test_on_colab_the_tested_keras_is_kept(monkeypatch):
+    calls = _colab(monkeypatch, TESTED_VERSIONS["keras"])
+    monkeypatch.delitem(sys.modules, "keras", raising=False)
+    assert check_versions() is None
+    assert calls == []
+
+
+def test_on_colab_an_imported_supported_keras_stays(monkeypatch):
+    """Installing over an imported Keras would need a restart: a supported one stays."""
+    calls = _colab(monkeypatch, "3.16.2")
+    monkeypatch.setitem(sys.modules, "keras", object())
+    line = check_versions()
+    assert calls == []
+    assert "Keras 3.16.2 was imported" in line and TESTED_VERSIONS["keras"] in line
 
 
 def test_on_colab_an_imported_keras_needs_a_restart(monkeypatch):
-    monkeypatch.setattr(
-        versions, "installed_version", lambda name: "2.19.1" if name == "tensorflow" else "3.10.0"
-    )
-    monkeypatch.setattr(versions, "_on_colab", lambda: True)
-    monkeypatch.setattr(
-        versions.subprocess, "run", lambda command, check: subprocess.CompletedProcess(command, 0)
-    )
+    calls = _colab(monkeypatch, "3.10.0")
     monkeypatch.setitem(sys.modules, "keras", object())
     with pytest.raises(UnsupportedVersionError, match="restart the runtime"):
         check_versions()
+    assert calls  # installed, for after the restart
+
+
+def test_on_colab_a_failed_install_keeps_a_supported_keras(monkeypatch):
+    calls = _colab(monkeypatch, "3.16.2", pip_works=False)
+    monkeypatch.delitem(sys.modules, "keras", raising=False)
+    line = check_versions()
+    assert calls and line.startswith("pip could not install") and "using Keras 3.16.2" in line
+
+
+def test_on_colab_a_failed_install_of_a_too_old_keras_stops(monkeypatch):
+    _colab(monkeypatch, "3.10.0", pip_works=False)
+    monkeypatch.delitem(sys.modules, "keras", raising=False)
+    with pytest.raises(UnsupportedVersionError, match="pip could not install.*this book needs"):
+        check_versions()
+
+
+def test_outside_colab_only_the_floors_count(monkeypatch):
+    monkeypatch.setattr(
+        versions, "installed_version", {"tensorflow": "2.19.0", "keras": "3.16.2"}.get
+    )
+    monkeypatch.setattr(versions, "_on_colab", lambda: False)
+
+    def no_pip(*args, **kwargs):
+        raise AssertionError("pip must not run outside Colab")
+
+    monkeypatch.setattr(versions.subprocess, "run", no_pip)
+    assert check_versions() is None
 
 
 def test_on_colab_an_old_tensorflow_is_not_upgraded(monkeypatch):

@@ -8,6 +8,8 @@ the table of contents once, in ``_toc.yml``; everything else reads them here.
 from __future__ import annotations
 
 import os
+import subprocess
+import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -103,6 +105,41 @@ def toc_files() -> list[str]:
     return files
 
 
+def utils_tree(root: Path = ROOT) -> str:
+    """The git tree hash of ``root/utils/`` as it is now, without committing anything.
+
+    It is what ``git rev-parse HEAD:utils`` prints once the folder is
+    committed as it is: a hash of the content (every file not ignored by
+    ``.gitignore``, so no ``__pycache__``), whatever the commit, branch or
+    history around it. The setup cell records it as ``BOOK_CODE``, and on
+    Colab :mod:`utils.colab` checks out the commit that has this ``utils/``,
+    even after a rebase rewrote every commit.
+
+    The files are staged in a temporary index (the repository's own index,
+    and so what ``git status`` shows, is left alone); their blobs are
+    written to the object store, as ``git add`` does.
+
+    Raises:
+        RuntimeError: ``root`` is not a git working tree, or git failed.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        steps = (
+            ["read-tree", "--empty"],
+            ["add", "-A", "utils"],
+            ["write-tree", "--prefix=utils/"],
+        )
+        for step in steps:
+            result = subprocess.run(
+                ["git", "-C", str(root), *step], env=env, capture_output=True, text=True
+            )
+            if result.returncode != 0:
+                raise RuntimeError(
+                    f"git {' '.join(step)} failed in {root}: {result.stderr.strip()}"
+                )
+    return result.stdout.strip()
+
+
 SETUP_CELL_TEMPLATE = """\
 # Setup: make the book's `utils` importable (on Colab, fetch it first), then
 # check the TensorFlow and Keras releases, quiet TensorFlow's logs, pin its
@@ -112,11 +149,22 @@ from pathlib import Path
 
 BOOK_REPO = "{url}"
 BOOK_BRANCH = "{branch}"
-if "google.colab" in sys.modules and not Path("book").is_dir():
+# The utils/ these outputs came from: its git tree hash (see utils/colab.py)
+BOOK_CODE = "{tree}"
+on_colab = "google.colab" in sys.modules
+if on_colab and not Path("book/utils/__init__.py").is_file():
     import subprocess
 
-    git = ["git", "clone", "--quiet", "--depth=1", "--branch"]
-    subprocess.run([*git, BOOK_BRANCH, BOOK_REPO, "book"], check=True)
+    # Clone into book.partial, renamed to book only when complete: a clone
+    # cut short (or a broken book/) is redone, never taken for the book.
+    partial = "book.partial"
+    subprocess.run(["rm", "-rf", "book", partial], check=True)
+    git = ["git", "clone", "--quiet", "--filter=blob:none", "--branch"]
+    subprocess.run([*git, BOOK_BRANCH, BOOK_REPO, partial], check=True)
+    # Check out the commit whose utils/ is BOOK_CODE (else main's newest).
+    match = [sys.executable, "-m", "utils.colab", BOOK_CODE]
+    print(subprocess.check_output(match, cwd=partial, text=True), end="")
+    Path(partial).rename("book")
 for folder in (Path("book"), Path.cwd().parent, Path.cwd()):
     if (folder / "utils" / "__init__.py").is_file():
         sys.path.insert(0, str(folder.resolve()))
@@ -128,5 +176,12 @@ setup_chapter()"""
 
 
 def setup_cell() -> str:
-    """The first code cell of every chapter, with the repository and branch filled in."""
-    return SETUP_CELL_TEMPLATE.format(url=repository_url(), branch=repository_branch())
+    """The first code cell of every chapter, with the repository, branch and code filled in.
+
+    The code is :func:`utils_tree`, so the cell changes with every change to
+    ``utils/``: ``python scripts/run_notebooks.py --setup-cells`` writes it
+    into the chapters again (``tests/test_colab.py`` fails until then).
+    """
+    return SETUP_CELL_TEMPLATE.format(
+        url=repository_url(), branch=repository_branch(), tree=utils_tree()
+    )

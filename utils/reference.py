@@ -333,23 +333,22 @@ def provenance_markdown(provenance: dict) -> str:
             "",
             "### Machines the whole test suite was verified on",
             "",
-            "Each row is one full run of `./scripts/test` (every test, every chapter, "
+            "Each item is one full run of `./scripts/test` (every test, every chapter, "
             "outputs compared) that passed, recorded by the run itself "
-            "(`./scripts/test --record-verification`). *Probes that differ* are those "
-            "whose bits differ from the reference machine's; *tolerated* counts the "
-            "numbers in `platform-dependent` cells that differed within their tolerance.",
+            "(`./scripts/test --record-verification`) unless it names another source. "
+            "*Probes that differ* are those whose bits differ from the reference "
+            "machine's; *tolerated* counts the numbers in `platform-dependent` cells "
+            "that differed within their tolerance.",
             "",
-            "| date | CPU | instruction sets | CPUs | stack | probes that differ "
-            "| tests passed | tolerated |",
-            "|---|---|---|---:|---|---|---:|---:|",
         ]
         for run in verified:
             lines.append(
-                f"| {run['date']} | {run['cpu']} ({run['vendor']}) | "
-                f"{run['instruction_sets']} | {run['logical_cpus']} | "
-                f"TF {run['tensorflow']}, Keras {run['keras']} | "
-                f"{', '.join(run['probes_that_differ']) or 'none'} | "
-                f"{run['passed']} | {run['tolerated']} |"
+                f"- **{run['date']}**, {run['cpu']} ({run['vendor']}; "
+                f"{run['instruction_sets']}; {run['logical_cpus']} logical CPUs), "
+                f"TensorFlow {run['tensorflow']}, Keras {run['keras']}: "
+                f"{run['passed']} tests passed, {run['tolerated']} tolerated; probes that "
+                f"differ: {', '.join(run['probes_that_differ']) or 'none'}."
+                + (f" Source: {run['source']}." if run.get("source") else "")
             )
     lines += ["", PROVENANCE_END]
     return "\n".join(lines)

@@ -1,8 +1,8 @@
 """Saving and reloading Keras models, checked: a round trip must not change a prediction.
 
 Introduced in Chapter 2 (Custom losses, functions and metrics); used by
-Chapters 3 (Custom layers and models) and 4 (Losses and metrics from model
-internals).
+Chapters 3 (Custom layers and models), 4 (Losses and metrics from model
+internals), 6 (Custom training loops) and 7 (tf.function and graphs).
 
 Importing this module does not import TensorFlow; the functions import Keras
 when they are called, after :func:`utils.setup_chapter` has run.
@@ -42,7 +42,7 @@ def run_dir() -> Path:
     is ``1``; within a process it stays the same, so Restart & Run All starts
     a new folder and a re-run cell finds its files.
 
-    Introduced in Chapter 2.
+    Introduced in Chapter 6.
     """
     if ARTIFACTS_DIR not in _run_dirs:
         ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,10 @@ differently (see the README's table of tested combinations). Rather than
 letting a chapter fail halfway with an obscure ``TypeError``, the setup cell
 checks the installed releases first and stops with one message that says
 what is installed, what is needed and how to get it. On Google Colab, where
-TensorFlow comes preinstalled, it upgrades Keras by itself when only Keras
-is too old.
+TensorFlow comes preinstalled, it also installs the Keras release the book's
+outputs were produced with (:data:`TESTED_VERSIONS`, the pin of
+``requirements.txt``) in place of whichever Keras Colab ships, older or
+newer; elsewhere only the floors of :data:`MIN_VERSIONS` are enforced.
 
 Introduced in Chapter 1 (the setup cell); the README lists the tested
 combinations.
@@ -22,6 +24,13 @@ import sys
 
 MIN_VERSIONS = {"tensorflow": "2.19", "keras": "3.15"}
 """The oldest releases the book is tested on (``scripts/test-stack oldest``)."""
+
+TESTED_VERSIONS = {"tensorflow": "2.21.0", "keras": "3.15.1"}
+"""The releases that produced the stored outputs: ``requirements.txt``'s pins.
+
+On Colab, :func:`check_versions` installs this Keras (TensorFlow stays as
+Colab ships it: it is large, and installing it needs a restart).
+"""
 
 SKIP_SWITCH = "BOOK_SKIP_VERSION_CHECK"
 """Set to ``1`` to run on releases below the range anyway (to try one out)."""
@@ -109,21 +118,29 @@ def _on_colab() -> bool:
 
 
 def check_versions(*, upgrade_on_colab: bool = True) -> str | None:
-    """Stop early on unsupported TensorFlow or Keras releases.
+    """Stop early on unsupported TensorFlow or Keras releases; on Colab, install the tested Keras.
 
-    Returns a line to print when it upgraded Keras (on Colab), else ``None``.
+    Returns a line to print when it changed or could not change Keras (on
+    Colab), else ``None``.
 
-    On Colab, when TensorFlow is recent enough but Keras is not, Keras is
-    upgraded with pip: Keras is pure Python and installs in seconds. If
-    Keras was already imported in this runtime, the new release takes effect
-    only after a restart, and the check says so and stops.
+    Outside Colab only the floors of :data:`MIN_VERSIONS` are enforced:
+    any newer release is used as it is. On Colab, when TensorFlow is recent
+    enough and the installed Keras is not the tested release
+    (:data:`TESTED_VERSIONS`), that release is installed with pip, older or
+    newer: Keras is pure Python and installs in seconds, and the chapter
+    then runs the Keras its outputs came from. That happens only while
+    Keras has not been imported in this runtime; if it has, a supported
+    release stays (the returned line says so), and one that is too old is
+    replaced but takes effect only after a restart, so the check says so
+    and stops. Should pip fail, a supported Keras stays, with a line.
 
     Set ``BOOK_SKIP_VERSION_CHECK=1`` to skip the check (to try a release
     below the range, as ``scripts/test-stack`` does for a maintainer).
 
     Raises:
-        UnsupportedVersionError: a release is too old (after the upgrade
-            attempt on Colab), or Colab needs a restart.
+        UnsupportedVersionError: a release is too old (TensorFlow on Colab
+            too, since it is not installed here; Keras after a failed
+            install), or Colab needs a restart.
 
     Introduced in Chapter 1.
     """
@@ -131,23 +148,49 @@ def check_versions(*, upgrade_on_colab: bool = True) -> str | None:
         return None
     installed = {name: installed_version(name) for name in MIN_VERSIONS}
     old = too_old(installed)
-    if not old:
-        return None
-    if not (upgrade_on_colab and _on_colab() and list(old) == ["keras"]):
+    if upgrade_on_colab and _on_colab() and "tensorflow" not in old:
+        return _tested_keras_on_colab(installed, old)
+    if old:
         raise UnsupportedVersionError(message(installed, old))
-    keras_was_imported = "keras" in sys.modules
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", *requirements(old)], check=True
+    return None
+
+
+def _tested_keras_on_colab(
+    installed: dict[str, str | None], old: dict[str, str | None]
+) -> str | None:
+    """Install the tested Keras on Colab if it is not the one installed (see check_versions)."""
+    tested, have = TESTED_VERSIONS["keras"], installed["keras"]
+    if have == tested:
+        return None
+    was_imported = "keras" in sys.modules
+    if was_imported and not old:
+        return (
+            f"Keras {have} was imported before this cell ran, so it stays for this runtime; "
+            f"the book's outputs come from Keras {tested} (restart the runtime and run this "
+            "cell first to get it)."
+        )
+    pip = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", f"keras=={tested}"], check=False
     )
     importlib.invalidate_caches()
-    new = installed_version("keras") if not keras_was_imported else None
-    if keras_was_imported or new is None or too_old({**installed, "keras": new}):
+    done = pip.returncode == 0 and (was_imported or installed_version("keras") == tested)
+    if not done:
+        if old:
+            raise UnsupportedVersionError(
+                f"pip could not install Keras {tested}; " + message(installed, old)
+            )
+        return (
+            f"pip could not install Keras {tested}, the release of the book's outputs: "
+            f"using Keras {have}, which the book supports (an output may differ slightly)."
+        )
+    if was_imported:
         raise UnsupportedVersionError(
-            f"upgraded Keras from {installed['keras']} for this runtime; Keras was already "
+            f"installed Keras {tested} in place of {have} for this runtime; Keras was already "
             "imported, so restart the runtime (Runtime > Restart session) and run this cell "
             "again."
         )
     return (
-        f"Keras {installed['keras']} is older than this book supports: upgraded it to "
-        f"{new} for this runtime (no restart needed: Keras had not been imported yet)."
+        f"Colab's Keras {have or '(not installed)'} is not the release of the book's "
+        f"outputs: installed Keras {tested} for this runtime (no restart needed: Keras had "
+        "not been imported yet)."
     )
