@@ -127,7 +127,7 @@ def probe_comparison(config) -> dict:
                 "reference": reference,
                 "here": here,
                 "machine": machine,
-                "lines": probe_report(reference, here, machine),
+                "lines": probe_report(reference, here, machine, portable=portable(config)),
             }
         except Exception as error:  # a report must never stop the run
             config.stash[PROBES] = {"error": f"{type(error).__name__}: {error}"}

@@ -69,6 +69,13 @@ def test_a_changed_bit_is_reported_with_the_machine():
     assert "every Dense layer" in text, text
 
 
+def test_the_report_in_portable_mode_says_tagged_cells_are_not_compared():
+    reference = load_provenance()["reference"]
+    changed = dict(reference["fingerprints"], matmul_64x64="0" * 16)
+    text = "\n".join(probe_report(reference, changed, reference["machine"], portable=True))
+    assert "not compared (portable mode)" in text and "tolerance" not in text, text
+
+
 def test_the_report_says_when_the_pins_are_off():
     reference = load_provenance()["reference"]
     changed = dict(reference["fingerprints"], fit_regressor="1" * 16)

@@ -232,7 +232,9 @@ def machine_summary(machine: dict) -> str:
     )
 
 
-def probe_report(reference: dict, here: dict[str, str], machine: dict) -> list[str]:
+def probe_report(
+    reference: dict, here: dict[str, str], machine: dict, *, portable: bool = False
+) -> list[str]:
     """Lines saying whether this machine reproduces the reference probes, and which differ.
 
     Args:
@@ -240,6 +242,8 @@ def probe_report(reference: dict, here: dict[str, str], machine: dict) -> list[s
             (``{"machine": ..., "fingerprints": ...}``).
         here: this machine's :func:`fingerprints`.
         machine: this machine's :func:`describe_machine`.
+        portable: the run does not compare ``platform-dependent`` cells
+            (``--portable``), which the report then says instead.
 
     The report predicts nothing: a probe that differs in its last bit may or
     may not change a printed digit. It tells a reader whose run shows
@@ -265,7 +269,9 @@ def probe_report(reference: dict, here: dict[str, str], machine: dict) -> list[s
     )
     lines += [f"  they compute {why}" for why in affected]
     lines.append(
-        "  cells tagged platform-dependent are then compared number by number within "
+        "  cells tagged platform-dependent are not compared (portable mode)"
+        if portable
+        else "  cells tagged platform-dependent are then compared number by number within "
         "their tolerance, and every tolerated difference is listed at the end"
     )
     if not isinstance(machine["numerics"], dict):
