@@ -128,3 +128,11 @@ def test_chapter_pages_show_outputs_and_launch_buttons(built_book):
         launch = html.split("dropdown-launch-buttons", 1)[-1].split("</ul>", 1)[0]
         assert "dropdown-launch-buttons" in html, f"{page.name}: no launch buttons"
         assert f'href="{book.colab_url(rel)}"' in launch, f"{page.name}: no Colab button for {rel}"
+
+
+def test_the_site_root_has_a_favicon(built_book):
+    """index.html is a redirect without an icon link: browsers then ask for /favicon.ico."""
+    icon = built_book / "favicon.ico"
+    assert icon.is_file() and icon.read_bytes()[:4] == b"\x00\x00\x01\x00", (
+        "no favicon.ico at the site's root (html_extra_path in _config.yml)"
+    )
