@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
+
+from utils.book import ROOT
 
 
 def run_python(code: str, root, **env_changes) -> subprocess.CompletedProcess:
@@ -27,4 +33,32 @@ def run_python(code: str, root, **env_changes) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=300,
+    )
+
+
+@contextlib.contextmanager
+def scratch_folder(prefix: str):
+    """A fresh folder under ``_build/`` (git-ignored), removed afterwards.
+
+    Inside the repository, so that the root ``conftest.py`` applies to a
+    pytest run on notebooks written there; one per run, so that concurrent
+    test runs never share it.
+    """
+    (ROOT / "_build").mkdir(exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=ROOT / "_build"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_pytest(*args: str) -> subprocess.CompletedProcess:
+    """``pytest -v ARGS`` in a fresh process at the repository root, ``utils`` importable."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-v", *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
     )

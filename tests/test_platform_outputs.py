@@ -12,13 +12,7 @@ the suite.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -32,7 +26,8 @@ from tests.outputs import (
     compare_text,
     last_digit_unit,
 )
-from utils.book import ROOT, chapter_paths
+from tests.python_runs import run_pytest, scratch_folder
+from utils.book import chapter_paths
 from utils.reference import load_provenance
 
 TAGGED = {"tags": [PLATFORM_TAG]}
@@ -195,9 +190,7 @@ def changed_run() -> dict:
         "strict": _with_number_shifted(code[strict], +1),
     }
 
-    (ROOT / "_build").mkdir(exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="platform-outputs-", dir=ROOT / "_build"))
-    try:
+    with scratch_folder("platform-outputs-") as folder:
         copy = folder / source.name
         nbformat.write(nb, copy)
         provenance = load_provenance()
@@ -205,17 +198,7 @@ def changed_run() -> dict:
         provenance["reference"]["machine"]["cpu"] = "A Reference CPU"
         changed = folder / "provenance.json"
         changed.write_text(json.dumps(provenance))
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        result = subprocess.run(
-            [sys.executable, "-m", "pytest", str(copy), "-v", "--book-provenance", str(changed)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        result = run_pytest(str(copy), "--book-provenance", str(changed))
     outcomes = dict(re.findall(r"::Cell (\d+) (PASSED|FAILED)", result.stdout))
     return {
         "result": result,

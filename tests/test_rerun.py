@@ -9,15 +9,11 @@ and one that passes both, so that the check is seen to fail and to pass.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
 import nbformat
 import pytest
 
+from tests.python_runs import run_pytest, scratch_folder
 from utils.book import ROOT
 
 SETUP = (
@@ -55,20 +51,10 @@ def reruns() -> str:
             "error", ename="ZeroDivisionError", evalue="division by zero", traceback=[]
         )
     ]
-    (ROOT / "_build").mkdir(exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="rerun-", dir=ROOT / "_build"))
-    try:
+    with scratch_folder("rerun-") as folder:
         nbformat.write(once_only, folder / "once_only.ipynb")
         nbformat.write(twice, folder / "twice.ipynb")
-        result = subprocess.run(
-            [sys.executable, "-m", "pytest", str(folder), "-v", "-p", "no:randomly"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        result = run_pytest(str(folder))
     return result.stdout + result.stderr
 
 
