@@ -68,3 +68,25 @@ def test_run_times_page_says_where_the_outputs_come_from():
         "appendix/run_times.md does not show chapters/provenance.json: re-run "
         "scripts/run_notebooks.py (it updates the section) or scripts/measure_run_times.py"
     )
+
+
+def test_reproducibility_appendix_code_runs_and_its_asserts_hold():
+    """The page's Python blocks run, in order, in a fresh process, and assert what it says."""
+    from tests.python_runs import run_python
+
+    page = (ROOT / "appendix" / "reproducibility.md").read_text()
+    blocks = re.findall(r"^```python\n(.*?)^```$", page, re.MULTILINE | re.DOTALL)
+    assert len(blocks) == 2, f"expected the page's 2 Python blocks, found {len(blocks)}"
+    code = "\n".join(blocks)
+    assert "assert" in code
+    done = run_python(code + "\nprint('appendix code ran')\n", ROOT, PYTHONPATH=str(ROOT))
+    assert done.returncode == 0 and "appendix code ran" in done.stdout, done.stderr[-2000:]
+
+
+def test_reproducibility_appendix_names_every_pin():
+    from utils.setup import PINNED_NUMERICS
+
+    page = (ROOT / "appendix" / "reproducibility.md").read_text()
+    for name, value in PINNED_NUMERICS.items():
+        assert f"`{name}={value}`" in page, f"the appendix does not explain {name}={value}"
+    assert page.startswith("(pinned-numerics)=\n"), "chapter 1 links to this label"

@@ -23,8 +23,9 @@ was measured). This module makes that visible:
   report, never a verdict: what passes or fails is the comparison of the
   chapters' outputs themselves (``tests/outputs.py``).
 
-Used by the tests and scripts, not by the chapters; Chapter 1 explains the
-pinned numerics (label ``pinned-numerics``).
+Used by the tests and scripts, not by the chapters; the appendix
+``appendix/reproducibility.md`` explains the pinned numerics (label
+``pinned-numerics``).
 """
 
 from __future__ import annotations
