@@ -92,6 +92,47 @@ def test_no_warnings_or_log_noise(notebook):
             assert not match, f"{where} shows log noise: {output_text(out)[:200]!r}"
 
 
+def prints_a_caught_error(source: str) -> bool:
+    """Whether code catches an exception and prints something in the handler.
+
+    A lesson shows an expected error with ``utils.errors.expect_error``,
+    which also fails when nothing is raised; a hand-written ``try``/
+    ``except`` that prints (often a message cut with ``split`` or a regex)
+    would pass silently when the error stops happening.
+    """
+    import ast
+
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ExceptHandler):
+            for inner in ast.walk(ast.Module(body=node.body, type_ignores=[])):
+                call = isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name)
+                if call and inner.func.id == "print":
+                    return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "source, caught",
+    [
+        ("try:\n    f()\nexcept ValueError as e:\n    print(e)\n", True),
+        ("try:\n    f()\nexcept (A, B):\n    if x:\n        print(str(e).split('. ')[0])", True),
+        ("try:\n    f()\nexcept RuntimeError:\n    pass  # ran twice\n", False),
+        ("with expect_error(ValueError):\n    f()\nprint('done')\n", False),
+    ],
+)
+def test_the_caught_error_rule(source, caught):
+    assert prints_a_caught_error(source) is caught
+
+
+def test_expected_errors_are_shown_with_expect_error(notebook):
+    path, nb = notebook
+    for cell in code_cells(nb):
+        assert not prints_a_caught_error(cell.source), (
+            f"{path.name}, cell {cell.execution_count} prints a caught exception: show it "
+            "with utils.errors.expect_error (CONTRIBUTING.md, 'Outputs that verify everywhere')"
+        )
+
+
 def test_opening_cells(notebook):
     path, nb = notebook
     first = nb.cells[0]
