@@ -176,19 +176,28 @@ def _run_setup(folder: Path, source: str) -> subprocess.CompletedProcess:
     )
 
 
+def _half_clone(folder: Path, origin: str) -> None:
+    """A book/ without utils, cloned from ``origin``: an older cell's interrupted clone."""
+    folder.mkdir(parents=True)
+    _git("init", "-q", cwd=folder)
+    _git("remote", "add", "origin", origin, cwd=folder)
+    (folder / "README.md").write_text("half a clone\n")
+
+
 def test_a_clone_cut_short_is_redone(tmp_path, fake_remote):
-    """A book/ without utils (the old cell's interrupted clone) and a book.partial/ left over."""
+    """A book/ without utils (an older cell's interrupted clone) and a book.partial/ left over."""
     workdir = tmp_path / "content"
-    (workdir / "book" / ".git").mkdir(parents=True)
-    (workdir / "book" / "README.md").write_text("half a clone\n")
+    no_remote = (tmp_path / "no-such-remote").as_uri()
+    _half_clone(workdir / "book", no_remote)
     (workdir / "book.partial" / "utils").mkdir(parents=True)
     (workdir / "book.partial" / "utils" / "data.py").write_text("# half a file")
 
     # The network drops: the cell fails, and leaves nothing that looks complete.
-    failed = _run_setup(workdir, _setup_script((tmp_path / "no-such-remote").as_uri()))
+    failed = _run_setup(workdir, _setup_script(no_remote))
     assert failed.returncode != 0
     assert not (workdir / "book").exists()
 
+    _half_clone(workdir / "book", fake_remote["url"])
     result = _run_setup(workdir, _setup_script(fake_remote["url"]))
     assert (result.returncode, result.stderr) == (0, "")
     clone = workdir / "book"
@@ -200,6 +209,22 @@ def test_a_clone_cut_short_is_redone(tmp_path, fake_remote):
     again = _run_setup(workdir, _setup_script((tmp_path / "no-such-remote").as_uri()))
     assert again.returncode == 0, again.stderr
     assert again.stdout == result.stdout
+
+
+@pytest.mark.parametrize("origin", [None, "https://example.com/someone/else.git"])
+def test_a_readers_own_book_folder_is_never_removed(tmp_path, fake_remote, origin):
+    """A folder named book/ that is not a clone of this book: the cell stops, and keeps it."""
+    workdir = tmp_path / "content"
+    if origin is None:
+        (workdir / "book").mkdir(parents=True)
+    else:
+        _half_clone(workdir / "book", origin)
+    (workdir / "book" / "notes.txt").write_text("a reader's work\n")
+    result = _run_setup(workdir, _setup_script(fake_remote["url"]))
+    assert result.returncode != 0
+    assert "FileExistsError: book/ is not this book's clone: rename it" in result.stderr
+    assert (workdir / "book" / "notes.txt").read_text() == "a reader's work\n"
+    assert not (workdir / "book.partial").exists()
 
 
 def test_unknown_code_falls_back_to_the_newest_with_one_line(tmp_path, fake_remote):

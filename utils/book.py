@@ -156,8 +156,13 @@ if on_colab and not Path("book/utils/__init__.py").is_file():
     import subprocess
 
     # Clone into book.partial, renamed to book only when complete: a clone
-    # cut short (or a broken book/) is redone, never taken for the book.
+    # cut short is redone, never taken for the book. Any other book/ is
+    # the reader's own folder: it is never removed.
     partial = "book.partial"
+    origin = ["git", "--git-dir=book/.git", "remote", "get-url", "origin"]
+    found = subprocess.run(origin, capture_output=True, text=True).stdout
+    if Path("book").exists() and found.strip() != BOOK_REPO:
+        raise FileExistsError("book/ is not this book's clone: rename it")
     subprocess.run(["rm", "-rf", "book", partial], check=True)
     git = ["git", "clone", "--quiet", "--filter=blob:none", "--branch"]
     subprocess.run([*git, BOOK_BRANCH, BOOK_REPO, partial], check=True)
