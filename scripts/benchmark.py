@@ -2,13 +2,15 @@
 
 Usage (from the repository root, inside the book's environment)::
 
-    .venv/bin/python scripts/benchmark.py              # medians of 5 repeats, about a minute
-    .venv/bin/python scripts/benchmark.py --repeats 9  # steadier medians, slower
+    .venv/bin/python scripts/benchmark.py              # as the chapters, about two minutes
+    .venv/bin/python scripts/benchmark.py --passes 9   # more passes per row
 
 It calls the very functions that the speed sections of the chapters call
 (``utils/workloads.py``), with the same data, model, step, metrics and sizes,
-and only more repeats; each row is the median of the repeats (see
-:func:`utils.time_it`):
+and times them by the book's one method (:func:`utils.time_it`): a warm-up,
+then passes of at least ``--min-seconds`` each; every row shows the median
+pass, the slowest and the fastest, the ratio to the table's baseline and
+whether every pass of the row beat (or lost to) every pass of the baseline:
 
 * chapter 6 (:func:`utils.workloads.training_timings`): training the housing
   model on the first 100 batches of 32 five ways: an eager loop (over 10
@@ -16,19 +18,24 @@ and only more repeats; each row is the median of the repeats (see
   ``steps_per_execution``, and the loop inside one graph;
 * chapter 7 (:func:`utils.workloads.graph_timings`): a tiny op, a large tensor
   op and chapter 6's training step, each eager, through ``tf.function`` and
-  through ``tf.function(jit_compile=True)`` (XLA).
+  through ``tf.function(jit_compile=True)`` (XLA);
+* what the book's pins and op determinism cost: chapter 7's ``tf.function``
+  rows in two fresh processes each way, with and without them
+  (:func:`utils.workloads.graph_timings_in_process`), so that the difference
+  between two processes with the same settings shows how much of a
+  difference the settings themselves must exceed (``--no-pins-table`` skips
+  it).
 
-Then the ratios between rows, and a check that the four graph ways of
-chapter 6 computed the same training (the same loss on their first pass).
-Larger sizes (``--batches 387`` for a whole epoch, ``--scale``) time the
-same code on more work. This is a measurement, not a test: nothing fails
-when a number is unexpected. Close other programs first; on a shared or
-busy machine the spread between repeats is large.
+Then a check that the four graph ways of chapter 6 computed the same
+training (the same loss on their first pass). This is a measurement, not a
+test: nothing fails when a number is unexpected. Close other programs first;
+on a shared or busy machine the spread between passes is large.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -39,13 +46,23 @@ sys.path.insert(0, str(ROOT))
 from scripts.run_notebooks import default_environment  # noqa: E402
 from utils import setup_chapter  # noqa: E402  (must run before TensorFlow is imported)
 
-CHAPTER_SIZES = {"batches": 100, "eager_batches": 10, "steps_per_execution": 32, "scale": 1}
+CHAPTER_SIZES = {"batches": 100, "eager_batches": 10, "steps_per_execution": 32}
 """The sizes the chapters time (their speed sections pass the same values)."""
 
 
 def main(argv: list[str] | None = None) -> int:
+    from utils.timing import PASS_SECONDS, PASSES
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per row (default 5)")
+    parser.add_argument(
+        "--passes", type=int, default=PASSES, help=f"timed passes per row (default {PASSES})"
+    )
+    parser.add_argument(
+        "--min-seconds",
+        type=float,
+        default=PASS_SECONDS,
+        help=f"the shortest a pass may be (default {PASS_SECONDS}; 0: one call per pass)",
+    )
     parser.add_argument(
         "--batches",
         type=int,
@@ -62,31 +79,31 @@ def main(argv: list[str] | None = None) -> int:
         "--steps-per-execution", type=int, default=CHAPTER_SIZES["steps_per_execution"]
     )
     parser.add_argument(
-        "--scale",
-        type=int,
-        default=CHAPTER_SIZES["scale"],
-        help="calls per repeat in chapter 7: 100x, 4x, 4x this (default 1, as the chapter)",
+        "--no-pins-table", action="store_true", help="skip the table with and without the pins"
     )
     args = parser.parse_args(argv)
-    counts = (args.repeats, args.batches, args.eager_batches, args.steps_per_execution, args.scale)
+    counts = (args.passes, args.batches, args.eager_batches, args.steps_per_execution)
     if min(counts) < 1:
         parser.error("all counts must be at least 1")
+    if not args.min_seconds >= 0:
+        parser.error("--min-seconds must be at least 0")
 
     default_environment()
     setup_chapter(verbose=False)
-    from utils import environment_line, housing_split, speed_table, workloads
+    from utils import environment_line, housing_split, settings_line, speed_table, workloads
 
     print(environment_line())
-    print(f"medians of {args.repeats} repeats, after one untimed call each\n")
+    print(settings_line(args.passes, args.min_seconds), end="\n\n")
     start = time.perf_counter()
     split = housing_split()
+    timing = {"passes": args.passes, "min_seconds": args.min_seconds}
 
     ch6 = workloads.training_timings(
         split,
         batches=args.batches,
         eager_batches=args.eager_batches,
         steps_per_execution=args.steps_per_execution,
-        repeats=args.repeats,
+        **timing,
     )
     print(f"Chapter 6: training on {args.batches} batches of 32 (samples per second)")
     print(speed_table(ch6.timings, baseline="tf.function loop"), end="\n\n")
@@ -97,24 +114,27 @@ def main(argv: list[str] | None = None) -> int:
         f"{losses[-1]:.4f} ({'the same training' if same else 'they DIFFER'})\n"
     )
 
-    ch7 = workloads.graph_timings(split, scale=args.scale, repeats=args.repeats)
+    ch7 = workloads.graph_timings(split, **timing)
     for name, rows in ch7.items():
         print(f"Chapter 7: {name} (calls per second)")
         print(speed_table(rows, unit="calls/s", baseline="tf.function"), end="\n\n")
 
-    speed6 = {t.label.split(" (")[0]: t.throughput for t in ch6.timings}
-    loop = speed6["tf.function loop"]
-    print("Ratios (throughput over throughput; > 1 means the first is faster)")
-    for label, value in speed6.items():
-        if label != "tf.function loop":
-            print(f"  {label + ' / tf.function loop':48} {value / loop:8.3f}")
-    for name, rows in ch7.items():
-        row = {t.label: t.throughput for t in rows}
-        print(
-            f"  {name:16} eager / tf.function  {row['eager'] / row['tf.function']:8.3f}"
-            f"   XLA / tf.function {row['XLA'] / row['tf.function']:6.2f}"
-        )
-    print(f"\n(total {time.perf_counter() - start:.0f} s)")
+    if not args.no_pins_table:
+        print("What the pins and op determinism cost: tf.function, two fresh processes each way")
+        runs = {}
+        for run, pinned in [("pinned 1", True), ("unpinned 1", False)] * 2:
+            run = run if run not in runs else run.replace("1", "2")
+            runs[run], _ = workloads.graph_timings_in_process(
+                pinned, modes=["tf.function"], **timing
+            )
+        for name in ch7:
+            rows = [
+                dataclasses.replace(tables[name][0], label=run)
+                for run, tables in sorted(runs.items())
+            ]
+            print(f"{name} (calls per second)")
+            print(speed_table(rows, unit="calls/s", baseline="pinned 1"), end="\n\n")
+    print(f"(total {time.perf_counter() - start:.0f} s)")
     return 0
 
 

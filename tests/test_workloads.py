@@ -87,7 +87,7 @@ def test_housing_batches_rejects_bad_sizes(split, kwargs, message):
 
 def test_training_timings_time_five_ways_of_the_same_training(split):
     run = workloads.training_timings(
-        split, batches=4, eager_batches=2, steps_per_execution=2, repeats=1
+        split, batches=4, eager_batches=2, steps_per_execution=2, passes=1, min_seconds=0
     )
     labels = [t.label for t in run.timings]
     assert labels == [
@@ -106,32 +106,72 @@ def test_training_timings_time_five_ways_of_the_same_training(split):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"repeats": 0}, {"eager_batches": 0}, {"steps_per_execution": -1}, {"batches": 0},
-     {"repeats": np.float64(1.0)}],
-)  # fmt: skip
+    [
+        {"passes": 0},
+        {"eager_batches": 0},
+        {"steps_per_execution": -1},
+        {"batches": 0},
+        {"passes": np.float64(1.0)},
+    ],
+)
 def test_training_timings_rejects_bad_counts(split, kwargs):
     with pytest.raises(ValueError, match="must be an int"):
         workloads.training_timings(split, **kwargs)
 
 
 def test_graph_workloads_and_timings(split):
-    cases = workloads.graph_workloads(split, scale=3)
-    assert {name: n for name, (_, _, n) in cases.items()} == {
-        "tiny op": 300,
-        "large tensor op": 12,
-        "training step": 12,
-    }
+    cases = workloads.graph_workloads(split)
+    assert {name: n for name, (_, _, n) in cases.items()} == workloads.GRAPH_CALLS
     fn, args, _ = cases["tiny op"]
     assert float(fn(*args)) == 7.0
     fn, args, _ = cases["large tensor op"]
     assert args[0].shape == (1000, 1000)
-    tables = workloads.graph_timings(split, scale=1, repeats=1)
+    tables = workloads.graph_timings(split, passes=1, min_seconds=0)
     assert list(tables) == list(cases)
-    for rows in tables.values():
+    for name, rows in tables.items():
         assert [t.label for t in rows] == ["eager", "tf.function", "XLA"]
+        assert all(t.items == workloads.GRAPH_CALLS[name] for t in rows)
+    chosen = workloads.graph_timings(
+        split, names=["tiny op"], modes=["XLA", "eager"], passes=2, min_seconds=0.05
+    )
+    assert [t.label for t in chosen["tiny op"]] == ["XLA", "eager"]
+    assert all(len(t.seconds) == 2 and min(t.seconds) >= 0.04 for t in chosen["tiny op"])
 
 
-@pytest.mark.parametrize("kwargs", [{"scale": 0}, {"repeats": 0}, {"scale": np.bool_(True)}])
-def test_graph_timings_rejects_bad_counts(split, kwargs):
-    with pytest.raises(ValueError, match="must be an int"):
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"passes": 0}, "must be an int"),
+        ({"passes": np.bool_(True)}, "must be an int"),
+        ({"min_seconds": -1.0}, "min_seconds"),
+        ({"names": ["huge op"]}, "choose one or more of the workloads"),
+        ({"modes": ["graph"]}, "choose one or more"),
+        ({"modes": []}, "choose one or more"),
+    ],
+)
+def test_graph_timings_rejects_bad_arguments(split, kwargs, message):
+    with pytest.raises(ValueError, match=message):
         workloads.graph_timings(split, **kwargs)
+
+
+def test_graph_timings_in_a_process_with_and_without_the_pins():
+    # Each process reports the settings it ran under: the pins and op
+    # determinism on, or both off; the timings come back as Timing rows.
+    for pinned, expected in [
+        (True, ["CPU numerics: pinned", "Op determinism on"]),
+        (False, ["BOOK_PIN_NUMERICS=0", "Op determinism off"]),
+    ]:
+        timings, settings = workloads.graph_timings_in_process(
+            pinned, names=["tiny op"], modes=["tf.function"], passes=2, min_seconds=0.05
+        )
+        assert all(text in settings for text in expected), settings
+        (row,) = timings["tiny op"]
+        assert isinstance(row, Timing) and row.label == "tf.function"
+        assert len(row.seconds) == 2 and row.items % workloads.GRAPH_CALLS["tiny op"] == 0
+
+
+def test_graph_timings_in_a_process_checks_before_it_starts():
+    with pytest.raises(ValueError, match="choose one or more"):
+        workloads.graph_timings_in_process(False, names=["huge op"])
+    with pytest.raises(ValueError, match="passes must be an int"):
+        workloads.graph_timings_in_process(False, passes=0)

@@ -23,13 +23,25 @@ from .setup import (
     set_seeds,
     setup_chapter,
 )
-from .timing import Timing, plot_throughput, speed_table, time_it
+from .timing import (
+    PASS_SECONDS,
+    PASSES,
+    Timing,
+    plot_throughput,
+    resolved_ratio,
+    settings_line,
+    speed_table,
+    time_it,
+    verdict,
+)
 
 __all__ = [
     "DATA_DIR_ENV",
     "HousingDataUnavailable",
     "HousingSplit",
     "PALETTE",
+    "PASSES",
+    "PASS_SECONDS",
     "PINNED_NUMERICS",
     "Timing",
     "environment_line",
@@ -40,9 +52,12 @@ __all__ = [
     "pin_numerics",
     "plot_throughput",
     "quiet_tensorflow",
+    "resolved_ratio",
     "set_seeds",
+    "settings_line",
     "setup_chapter",
     "speed_table",
     "time_it",
     "use_book_style",
+    "verdict",
 ]

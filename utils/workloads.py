@@ -1,17 +1,20 @@
 """The workloads that chapters 6 and 7 time, written once.
 
 The speed sections of Chapter 6 (Custom training loops) and Chapter 7
-(tf.function and graphs) call these functions with a few repeats, and
-``scripts/benchmark.py`` calls the same functions with more: both measure
-the same code on the same data (Chapter 6's housing model, its training step
-with the same loss and metrics, the same batches). Only the number of
-repeats differs.
+(tf.function and graphs) call these functions, and ``scripts/benchmark.py``
+calls the same functions: both measure the same code on the same data
+(Chapter 6's housing model, its training step with the same loss and
+metrics, the same batches) by the book's one timing method,
+:func:`utils.time_it` (passes of at least half a second, their median and
+their spread). Only the number of passes may differ.
 
 * :func:`training_timings`: training on the housing data five ways (an eager
   loop, a ``tf.function`` loop, ``fit()``, ``fit()`` with
   ``steps_per_execution``, a whole epoch in one graph), in samples per second;
 * :func:`graph_timings`: a tiny op, a large tensor op and a training step,
-  each eager, through ``tf.function`` and through XLA, in calls per second.
+  each eager, through ``tf.function`` and through XLA, in calls per second;
+* :func:`graph_timings_in_process`: the same in a fresh Python process, with
+  or without the book's pinned numerics and op determinism (what they cost).
 
 Importing this module does not import TensorFlow; its functions do, so call
 :func:`utils.setup_chapter` first.
@@ -21,12 +24,17 @@ Introduced in Chapter 6; used by Chapter 7 and ``scripts/benchmark.py``.
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Callable
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from .checks import check_int
-from .timing import Timing, time_it
+from .checks import check_int, check_real
+from .timing import PASS_SECONDS, PASSES, Timing, time_it
 
 SEED = 42
 """The seed of every model, shuffle and random tensor here."""
@@ -38,7 +46,10 @@ LEARNING_RATE = 0.002
 """Chapter 6's Adam learning rate."""
 
 GRAPH_CALLS = {"tiny op": 100, "large tensor op": 4, "training step": 4}
-"""Calls per timed repeat in :func:`graph_timings`, multiplied by its ``scale``."""
+"""Calls per timed unit in :func:`graph_timings`; a unit ends by waiting for its last result."""
+
+GRAPH_MODES = ("eager", "tf.function", "XLA")
+"""The ways :func:`graph_timings` runs each workload."""
 
 
 def housing_model(dropout_rate: float = 0.1, seed: int = SEED):
@@ -175,13 +186,16 @@ def training_timings(
     batches: int | None = None,
     eager_batches: int = 10,
     steps_per_execution: int = 32,
-    repeats: int = 3,
+    passes: int = PASSES,
+    min_seconds: float = PASS_SECONDS,
 ) -> TrainingTimings:
     """Time Chapter 6's training five ways, on the same data with the same step.
 
     Each way gets a fresh :func:`housing_model` (same seed, so the same
     weights), a fresh Adam optimizer and fresh metrics, makes one untimed pass
-    over the batches (tracing happens then) and then ``repeats`` timed passes:
+    over the batches (tracing happens then) and is then timed by
+    :func:`utils.time_it`: ``passes`` timed passes, each of as many passes
+    over the batches as make it last ``min_seconds``:
 
     1. ``eager loop (N batches)``: the step's plain Python function, over the
        first ``eager_batches`` batches only (it is slow);
@@ -197,15 +211,16 @@ def training_timings(
         batches: batches of 32 per pass (all 387 when None).
         eager_batches: batches in the eager loop's pass.
         steps_per_execution: K in way 4.
-        repeats: timed passes per way.
+        passes: timed passes per way.
+        min_seconds: the shortest a timed pass may be.
 
     Returns:
         A :class:`TrainingTimings`.
 
     Raises:
         ValueError: a count (``batches``, ``eager_batches``,
-            ``steps_per_execution``, ``repeats``) is not an int >= 1 (Python
-            or NumPy, not bool).
+            ``steps_per_execution``, ``passes``) is not an int >= 1 (Python
+            or NumPy, not bool), or ``min_seconds`` is not a number >= 0.
 
     Introduced in Chapter 6.
     """
@@ -214,7 +229,8 @@ def training_timings(
 
     eager_batches = check_int("eager_batches", eager_batches, minimum=1)
     steps_per_execution = check_int("steps_per_execution", steps_per_execution, minimum=1)
-    repeats = check_int("repeats", repeats, minimum=1)
+    passes = check_int("passes", passes, minimum=1)
+    min_seconds = check_real("min_seconds", min_seconds, minimum=0.0)
     if batches is not None:
         batches = check_int("batches", batches, minimum=1)
     dataset = housing_batches(split, batches)
@@ -280,7 +296,16 @@ def training_timings(
         loss = run()  # the untimed first pass: tracing, building the optimizer
         if not label.startswith("eager"):
             first_pass_loss[label] = float(loss)
-        timings.append(time_it(run, items=items, repeats=repeats, warmup=0, label=label))
+        timings.append(
+            time_it(
+                run,
+                items=items,
+                passes=passes,
+                min_seconds=min_seconds,
+                warmup=0,
+                label=label,
+            )
+        )
     return TrainingTimings(timings=timings, first_pass_loss=first_pass_loss)
 
 
@@ -296,8 +321,8 @@ def large_tensor_op(x):
     return tf.reduce_sum(tf.nn.relu(x * 2.0 + 1.0) ** 2 - tf.tanh(x))
 
 
-def graph_workloads(split, scale: int = 1) -> dict[str, tuple[Callable, tuple, int]]:
-    """Chapter 7's three workloads: ``{name: (function, arguments, calls per repeat)}``.
+def graph_workloads(split) -> dict[str, tuple[Callable, tuple, int]]:
+    """Chapter 7's three workloads: ``{name: (function, arguments, calls per unit)}``.
 
     * ``tiny op``: :func:`tiny_op` on the scalar 3.0;
     * ``large tensor op``: :func:`large_tensor_op` on a 1000 x 1000 matrix of
@@ -305,17 +330,13 @@ def graph_workloads(split, scale: int = 1) -> dict[str, tuple[Callable, tuple, i
     * ``training step``: Chapter 6's step (:func:`housing_train_step`, as a
       plain Python function) on the first 32 training samples of ``split``.
 
-    Calls per repeat are :data:`GRAPH_CALLS` times ``scale``.
-
-    Raises:
-        ValueError: ``scale`` is not an int >= 1 (Python or NumPy, not bool).
+    A unit is :data:`GRAPH_CALLS` calls, then a wait for the last result.
 
     Introduced in Chapter 7.
     """
     import keras
     import tensorflow as tf
 
-    scale = check_int("scale", scale, minimum=1)
     metrics = housing_metrics()
     optimizer = keras.optimizers.Adam(learning_rate=LEARNING_RATE)
     step = housing_train_step(housing_model(), optimizer, metrics).python_function
@@ -327,31 +348,61 @@ def graph_workloads(split, scale: int = 1) -> dict[str, tuple[Callable, tuple, i
         "large tensor op": (large_tensor_op, (x_large,)),
         "training step": (step, (X_batch, y_batch)),
     }
-    return {name: (fn, args, GRAPH_CALLS[name] * scale) for name, (fn, args) in arguments.items()}
+    return {name: (fn, args, GRAPH_CALLS[name]) for name, (fn, args) in arguments.items()}
 
 
-def graph_timings(split, *, scale: int = 1, repeats: int = 3) -> dict[str, list[Timing]]:
+def _check_choice(names: Sequence[str] | None, modes: Sequence[str]) -> list[str]:
+    """The workload names (all when None); raises ValueError for an unknown name or mode."""
+    names = list(GRAPH_CALLS) if names is None else list(names)
+    unknown = [n for n in names if n not in GRAPH_CALLS]
+    unknown += [m for m in modes if m not in GRAPH_MODES]
+    if unknown or not names or not modes:
+        raise ValueError(
+            f"choose one or more of the workloads {list(GRAPH_CALLS)} and of the modes "
+            f"{list(GRAPH_MODES)}; got names={names}, modes={list(modes)}"
+        )
+    return names
+
+
+def graph_timings(
+    split,
+    *,
+    names: Sequence[str] | None = None,
+    modes: Sequence[str] = GRAPH_MODES,
+    passes: int = PASSES,
+    min_seconds: float = PASS_SECONDS,
+) -> dict[str, list[Timing]]:
     """Time each of :func:`graph_workloads` eager, with ``tf.function`` and with XLA.
 
     For each workload, the same Python function is called as it is
     (``eager``), through ``tf.function`` and through
     ``tf.function(jit_compile=True)`` (``XLA``), in that order (so the
-    training step's optimizer creates its variables eagerly). Each is called
-    once untimed (tracing and XLA compilation), then timed ``repeats`` times;
-    a repeat is many calls, and ends by waiting for the last result.
+    training step's optimizer creates its variables eagerly). Each is timed
+    by :func:`utils.time_it`: one untimed unit (tracing and XLA compilation
+    happen then), a calibration, then ``passes`` passes of at least
+    ``min_seconds``, each made of whole units.
+
+    Args:
+        split: a :class:`utils.HousingSplit`.
+        names: the workloads to time, in order (all when None).
+        modes: which of ``"eager"``, ``"tf.function"`` and ``"XLA"``, in order.
+        passes: timed passes per row.
+        min_seconds: the shortest a pass may be.
 
     Returns:
-        ``{workload name: [eager, tf.function, XLA timings]}``, in calls per second.
+        ``{workload name: [one timing per mode]}``, in calls per second.
 
     Raises:
-        ValueError: ``scale`` or ``repeats`` is not an int >= 1 (Python or
-            NumPy, not bool).
+        ValueError: an unknown workload or mode, ``passes`` not an int >= 1
+            (Python or NumPy, not bool), or ``min_seconds`` not a number >= 0.
 
     Introduced in Chapter 7.
     """
     import tensorflow as tf
 
-    repeats = check_int("repeats", repeats, minimum=1)
+    passes = check_int("passes", passes, minimum=1)
+    min_seconds = check_real("min_seconds", min_seconds, minimum=0.0)
+    names = _check_choice(names, modes)
 
     def calls(fn, args, n):
         def run():
@@ -361,15 +412,117 @@ def graph_timings(split, *, scale: int = 1, repeats: int = 3) -> dict[str, list[
 
         return run
 
+    wrap = {
+        "eager": lambda fn: fn,
+        "tf.function": tf.function,
+        "XLA": lambda fn: tf.function(fn, jit_compile=True),
+    }
+    workloads = graph_workloads(split)
     tables = {}
-    for name, (fn, args, n) in graph_workloads(split, scale).items():
-        modes = {
-            "eager": fn,
-            "tf.function": tf.function(fn),
-            "XLA": tf.function(fn, jit_compile=True),
-        }
+    for name in names:
+        fn, args, n = workloads[name]
         tables[name] = [
-            time_it(calls(f, args, n), items=n, repeats=repeats, label=mode)
-            for mode, f in modes.items()
+            time_it(
+                calls(wrap[mode](fn), args, n),
+                items=n,
+                passes=passes,
+                min_seconds=min_seconds,
+                label=mode,
+            )
+            for mode in modes
         ]
     return tables
+
+
+def graph_timings_in_process(
+    pinned: bool,
+    *,
+    names: Sequence[str] | None = None,
+    modes: Sequence[str] = GRAPH_MODES,
+    passes: int = PASSES,
+    min_seconds: float = PASS_SECONDS,
+    timeout: float = 600,
+) -> tuple[dict[str, list[Timing]], str]:
+    """:func:`graph_timings` in a fresh Python process, with or without the pins.
+
+    TensorFlow reads the pinned numerics (:data:`utils.setup.PINNED_NUMERICS`)
+    once, when it is imported, so only a new process can go without them.
+    With ``pinned=True`` the process sets up as a chapter does (pins and op
+    determinism on); with ``pinned=False`` it starts with
+    ``BOOK_PIN_NUMERICS=0`` and none of the pinned variables, and turns op
+    determinism off after the setup. The housing data is found as in this
+    process (the same environment otherwise).
+
+    Returns:
+        ``(timings, settings)``: the timings as :func:`graph_timings` returns
+        them, and the process's :func:`utils.timing.settings_line`.
+
+    Raises:
+        ValueError: bad arguments (checked here, before the process starts).
+        RuntimeError: the process failed; the message ends with its stderr.
+
+    Introduced in Chapter 7.
+    """
+    from .setup import PIN_SWITCH, PINNED_NUMERICS
+
+    passes = check_int("passes", passes, minimum=1)
+    min_seconds = check_real("min_seconds", min_seconds, minimum=0.0)
+    names = _check_choice(names, modes)
+    request = {
+        "pinned": bool(pinned),
+        "names": names,
+        "modes": list(modes),
+        "passes": passes,
+        "min_seconds": min_seconds,
+    }
+    env = dict(os.environ)
+    if not pinned:
+        for key in PINNED_NUMERICS:
+            env.pop(key, None)
+    env[PIN_SWITCH] = "1" if pinned else "0"
+    done = subprocess.run(
+        [sys.executable, "-m", "utils.workloads", json.dumps(request)],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the timing process failed:\n{done.stderr[-3000:]}")
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    timings = {
+        name: [Timing(row["label"], tuple(row["seconds"]), row["items"]) for row in rows]
+        for name, rows in answer["timings"].items()
+    }
+    return timings, answer["settings"]
+
+
+def _serve(request: dict) -> dict:
+    """The child's side of :func:`graph_timings_in_process`."""
+    from . import housing_split, setup_chapter
+    from .timing import settings_line
+
+    setup_chapter(verbose=False)
+    if not request["pinned"]:
+        from tensorflow.python.framework import config as tf_config
+
+        tf_config.disable_op_determinism()
+    timings = graph_timings(
+        housing_split(),
+        names=request["names"],
+        modes=request["modes"],
+        passes=request["passes"],
+        min_seconds=request["min_seconds"],
+    )
+    return {
+        "settings": settings_line(request["passes"], request["min_seconds"]),
+        "timings": {
+            name: [{"label": t.label, "seconds": list(t.seconds), "items": t.items} for t in rows]
+            for name, rows in timings.items()
+        },
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(_serve(json.loads(sys.argv[1]))))
