@@ -21,7 +21,7 @@ whether every pass of the row beat (or lost to) every pass of the baseline:
   through ``tf.function(jit_compile=True)`` (XLA);
 * what the book's pins and op determinism cost: chapter 7's ``tf.function``
   rows in two fresh processes each way, with and without them
-  (:func:`utils.workloads.graph_timings_in_process`), so that the difference
+  (:func:`utils.workloads.graph_timings_by_setting`, twice), so that the difference
   between two processes with the same settings shows how much of a
   difference the settings themselves must exceed (``--no-pins-table`` skips
   it).
@@ -120,13 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         print(speed_table(rows, unit="calls/s", baseline="tf.function"), end="\n\n")
 
     if not args.no_pins_table:
-        print("What the pins and op determinism cost: tf.function, two fresh processes each way")
+        print("What the pins and op determinism cost (tf.function; two processes each way)")
         runs = {}
-        for run, pinned in [("pinned 1", True), ("unpinned 1", False)] * 2:
-            run = run if run not in runs else run.replace("1", "2")
-            runs[run], _ = workloads.graph_timings_in_process(
-                pinned, modes=["tf.function"], **timing
-            )
+        for pair in ("1", "2"):
+            for setting, (tables, _) in workloads.graph_timings_by_setting(**timing).items():
+                runs[f"{setting} {pair}"] = tables
         for name in ch7:
             rows = [
                 dataclasses.replace(tables[name][0], label=run)

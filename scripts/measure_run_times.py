@@ -129,9 +129,11 @@ def render(results, info, bench, today) -> str:
         "pinned settings cost, measured by `scripts/benchmark.py` on the same machine with "
         "the chapters' own timing method (`utils.time_it`): every row is the median of its "
         "passes, with the range from the slowest to the fastest pass, and a verdict that "
-        "says `faster` or `slower` only when every pass agrees. While the chapters run, "
-        "these measurements take about 20 s of chapter 6's run time and 45 s of chapter "
-        "7's (its comparison with and without the pins starts a new Python process).",
+        "says `faster` or `slower` only when every pass agrees. In the chapters, these "
+        "measurements take 17-21 s of chapter 6's run time and 37-40 s of chapter 7's, "
+        "12-14 s of which go to its comparison with and without the pins (two new Python "
+        "processes); before the book's one timing method, with single short passes, they "
+        "took a few seconds.",
         "",
         *bench,
     ]

@@ -154,24 +154,37 @@ def test_graph_timings_rejects_bad_arguments(split, kwargs, message):
         workloads.graph_timings(split, **kwargs)
 
 
-def test_graph_timings_in_a_process_with_and_without_the_pins():
+def test_graph_timings_in_two_processes_with_and_without_the_pins():
     # Each process reports the settings it ran under: the pins and op
     # determinism on, or both off; the timings come back as Timing rows.
-    for pinned, expected in [
-        (True, ["CPU numerics: pinned", "Op determinism on"]),
-        (False, ["BOOK_PIN_NUMERICS=0", "Op determinism off"]),
+    by_setting = workloads.graph_timings_by_setting(
+        names=["tiny op", "training step"], passes=2, min_seconds=0.05
+    )
+    assert list(by_setting) == ["pinned", "unpinned"]
+    for setting, expected in [
+        ("pinned", ["CPU numerics: pinned", "Op determinism on"]),
+        ("unpinned", ["BOOK_PIN_NUMERICS=0", "Op determinism off"]),
     ]:
-        timings, settings = workloads.graph_timings_in_process(
-            pinned, names=["tiny op"], modes=["tf.function"], passes=2, min_seconds=0.05
-        )
+        timings, settings = by_setting[setting]
         assert all(text in settings for text in expected), settings
-        (row,) = timings["tiny op"]
-        assert isinstance(row, Timing) and row.label == "tf.function"
-        assert len(row.seconds) == 2 and row.items % workloads.GRAPH_CALLS["tiny op"] == 0
+        assert list(timings) == ["tiny op", "training step"]
+        for name, (row,) in timings.items():
+            assert isinstance(row, Timing) and row.label == "tf.function"
+            assert len(row.seconds) == 2 and row.items % workloads.GRAPH_CALLS[name] == 0
 
 
-def test_graph_timings_in_a_process_checks_before_it_starts():
+def test_a_failing_timing_process_says_why_and_leaves_nothing_running(monkeypatch):
+    # A data folder that does not exist: each process fails in its setup,
+    # and the error carries its stderr.
+    monkeypatch.setenv("BOOK_DATA_DIR", "/nonexistent/book-data")
+    with pytest.raises(RuntimeError, match="timing process failed"):
+        workloads.graph_timings_by_setting(names=["tiny op"], passes=1, min_seconds=0)
+
+
+def test_graph_timings_by_setting_checks_before_it_starts():
     with pytest.raises(ValueError, match="choose one or more"):
-        workloads.graph_timings_in_process(False, names=["huge op"])
+        workloads.graph_timings_by_setting(names=["huge op"])
     with pytest.raises(ValueError, match="passes must be an int"):
-        workloads.graph_timings_in_process(False, passes=0)
+        workloads.graph_timings_by_setting(passes=0)
+    with pytest.raises(ValueError, match="timeout must be a positive number"):
+        workloads.graph_timings_by_setting(timeout=0)

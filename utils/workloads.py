@@ -13,8 +13,9 @@ their spread). Only the number of passes may differ.
   ``steps_per_execution``, a whole epoch in one graph), in samples per second;
 * :func:`graph_timings`: a tiny op, a large tensor op and a training step,
   each eager, through ``tf.function`` and through XLA, in calls per second;
-* :func:`graph_timings_in_process`: the same in a fresh Python process, with
-  or without the book's pinned numerics and op determinism (what they cost).
+* :func:`graph_timings_by_setting`: the same in two new Python processes,
+  with and without the book's pinned numerics and op determinism (what they
+  cost).
 
 Importing this module does not import TensorFlow; its functions do, so call
 :func:`utils.setup_chapter` first.
@@ -434,95 +435,139 @@ def graph_timings(
     return tables
 
 
-def graph_timings_in_process(
-    pinned: bool,
+def graph_timings_by_setting(
     *,
     names: Sequence[str] | None = None,
-    modes: Sequence[str] = GRAPH_MODES,
+    modes: Sequence[str] = ("tf.function",),
     passes: int = PASSES,
     min_seconds: float = PASS_SECONDS,
     timeout: float = 600,
-) -> tuple[dict[str, list[Timing]], str]:
-    """:func:`graph_timings` in a fresh Python process, with or without the pins.
+) -> dict[str, tuple[dict[str, list[Timing]], str]]:
+    """:func:`graph_timings` in two new Python processes, with and without the book's settings.
 
     TensorFlow reads the pinned numerics (:data:`utils.setup.PINNED_NUMERICS`)
-    once, when it is imported, so only a new process can go without them.
-    With ``pinned=True`` the process sets up as a chapter does (pins and op
-    determinism on); with ``pinned=False`` it starts with
-    ``BOOK_PIN_NUMERICS=0`` and none of the pinned variables, and turns op
-    determinism off after the setup. The housing data is found as in this
-    process (the same environment otherwise).
+    once, when it is imported, so only a new process can go without them; and
+    a process that has run for a while (a notebook's kernel) is not a fair
+    comparison for a new one, so both sides get a new process. The
+    ``"pinned"`` process sets up as a chapter does (pins and op determinism
+    on); the ``"unpinned"`` one starts with ``BOOK_PIN_NUMERICS=0`` and none
+    of the pinned variables, and turns op determinism off after the setup.
+    Both start at once (importing TensorFlow takes seconds, and nothing is
+    timed meanwhile); then they time in turn, never together: each workload
+    first in the pinned process, then in the unpinned one. The housing data
+    is found as in this process (the same environment otherwise).
 
     Returns:
-        ``(timings, settings)``: the timings as :func:`graph_timings` returns
-        them, and the process's :func:`utils.timing.settings_line`.
+        ``{"pinned": (timings, settings), "unpinned": (timings, settings)}``:
+        each process's timings as :func:`graph_timings` returns them, and its
+        :func:`utils.timing.settings_line`.
 
     Raises:
-        ValueError: bad arguments (checked here, before the process starts).
-        RuntimeError: the process failed; the message ends with its stderr.
+        ValueError: bad arguments (checked here, before any process starts).
+        RuntimeError: a process failed or took longer than ``timeout`` seconds
+            in all; the message ends with its stderr.
 
     Introduced in Chapter 7.
     """
+    import tempfile
+    import threading
+
     from .setup import PIN_SWITCH, PINNED_NUMERICS
 
     passes = check_int("passes", passes, minimum=1)
     min_seconds = check_real("min_seconds", min_seconds, minimum=0.0)
     names = _check_choice(names, modes)
-    request = {
-        "pinned": bool(pinned),
-        "names": names,
-        "modes": list(modes),
-        "passes": passes,
-        "min_seconds": min_seconds,
-    }
-    env = dict(os.environ)
-    if not pinned:
-        for key in PINNED_NUMERICS:
-            env.pop(key, None)
-    env[PIN_SWITCH] = "1" if pinned else "0"
-    done = subprocess.run(
-        [sys.executable, "-m", "utils.workloads", json.dumps(request)],
-        cwd=Path(__file__).resolve().parents[1],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"the timing process failed:\n{done.stderr[-3000:]}")
-    answer = json.loads(done.stdout.strip().splitlines()[-1])
-    timings = {
-        name: [Timing(row["label"], tuple(row["seconds"]), row["items"]) for row in rows]
-        for name, rows in answer["timings"].items()
-    }
-    return timings, answer["settings"]
+    timeout = check_real("timeout", timeout, positive=True)
+    request = {"modes": list(modes), "passes": passes, "min_seconds": min_seconds}
+    processes, logs = {}, {}
+    killer = threading.Timer(timeout, lambda: [p.kill() for p in processes.values()])
+    try:
+        for setting in ("pinned", "unpinned"):
+            env = dict(os.environ)
+            if setting == "unpinned":
+                for key in PINNED_NUMERICS:
+                    env.pop(key, None)
+            env[PIN_SWITCH] = "1" if setting == "pinned" else "0"
+            logs[setting] = tempfile.TemporaryFile(mode="w+")  # stderr: never a full pipe
+            processes[setting] = subprocess.Popen(
+                [sys.executable, "-m", "utils.workloads", json.dumps(request)],
+                cwd=Path(__file__).resolve().parents[1],
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=logs[setting],
+                text=True,
+            )
+        killer.start()
+
+        def answer(setting: str) -> dict:
+            line = processes[setting].stdout.readline()
+            if not line:
+                logs[setting].seek(0)
+                raise RuntimeError(
+                    f"the {setting} timing process failed or ran past {timeout:g} s:\n"
+                    + logs[setting].read()[-3000:]
+                )
+            return json.loads(line)
+
+        settings = {setting: answer(setting)["settings"] for setting in processes}
+        timings: dict[str, dict[str, list[Timing]]] = {setting: {} for setting in processes}
+        for name in names:
+            for setting, process in processes.items():
+                process.stdin.write(name + "\n")
+                process.stdin.flush()
+                rows = answer(setting)["rows"]
+                timings[setting][name] = [
+                    Timing(row["label"], tuple(row["seconds"]), row["items"]) for row in rows
+                ]
+        for process in processes.values():
+            process.stdin.close()
+            process.wait()
+    finally:
+        killer.cancel()
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            for stream in (process.stdin, process.stdout):
+                if not stream.closed:
+                    stream.close()
+        for log in logs.values():
+            log.close()
+    return {setting: (timings[setting], settings[setting]) for setting in processes}
 
 
-def _serve(request: dict) -> dict:
-    """The child's side of :func:`graph_timings_in_process`."""
+def _serve(request: dict) -> None:
+    """The child's side of :func:`graph_timings_by_setting`.
+
+    It sets up (without the settings when ``BOOK_PIN_NUMERICS=0``), prints
+    its settings line as JSON, then times one workload per name read from
+    stdin, printing each one's rows as a JSON line, until stdin closes.
+    """
     from . import housing_split, setup_chapter
+    from .setup import numerics_pinned
     from .timing import settings_line
 
     setup_chapter(verbose=False)
-    if not request["pinned"]:
+    if not numerics_pinned():
         from tensorflow.python.framework import config as tf_config
 
         tf_config.disable_op_determinism()
-    timings = graph_timings(
-        housing_split(),
-        names=request["names"],
-        modes=request["modes"],
-        passes=request["passes"],
-        min_seconds=request["min_seconds"],
-    )
-    return {
-        "settings": settings_line(request["passes"], request["min_seconds"]),
-        "timings": {
-            name: [{"label": t.label, "seconds": list(t.seconds), "items": t.items} for t in rows]
-            for name, rows in timings.items()
-        },
-    }
+    split = housing_split()
+    print(json.dumps({"settings": settings_line(request["passes"], request["min_seconds"])}))
+    sys.stdout.flush()
+    for line in sys.stdin:
+        (rows,) = graph_timings(
+            split,
+            names=[line.strip()],
+            modes=request["modes"],
+            passes=request["passes"],
+            min_seconds=request["min_seconds"],
+        ).values()
+        rows = [{"label": t.label, "seconds": list(t.seconds), "items": t.items} for t in rows]
+        print(json.dumps({"rows": rows}))
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":
-    print(json.dumps(_serve(json.loads(sys.argv[1]))))
+    _serve(json.loads(sys.argv[1]))
