@@ -117,7 +117,7 @@ def time_it(
     """Time ``fn()`` by the book's method: warm up, calibrate, then timed passes.
 
     ``fn`` is called ``warmup`` times untimed. Then it is called in groups of
-    1, 2, 4, ... calls, untimed for the result, until a group lasts at least
+    1, 2, 4, ... calls (timed only to calibrate) until a group lasts at least
     a tenth of ``min_seconds``; from that group's time per call, a pass gets
     enough calls to last at least ``min_seconds``. Finally ``passes`` passes
     of that many calls are timed, one clock reading before and after each.
