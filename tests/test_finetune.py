@@ -85,6 +85,19 @@ def test_macro_f1_agrees_with_scikit_learn():
     np.testing.assert_allclose(macro_f1(truth, predicted), expected)
 
 
+def test_macro_f1_is_scikit_learns_with_every_class_named():
+    # A class that is neither present nor predicted counts as 0 here, as in
+    # scikit-learn with labels=range(5); without labels=, scikit-learn
+    # leaves it out of the mean, and the two differ (the docstring says so).
+    from sklearn.metrics import f1_score
+
+    truth, predicted = [0, 1, 2, 3, 3], [0, 1, 2, 3, 2]  # class 4 absent
+    with_labels = f1_score(truth, predicted, average="macro", zero_division=0, labels=range(5))
+    without = f1_score(truth, predicted, average="macro", zero_division=0)
+    assert macro_f1(truth, predicted) == pytest.approx(with_labels)
+    assert without == pytest.approx(with_labels * 5 / 4)
+
+
 def test_macro_f1_accepts_integral_floats_and_one_row():
     truth, predicted = [0, 1, 2, 3, 4, 4], [0, 1, 2, 3, 3, 4]
     expected = macro_f1(np.array([truth]), np.array([predicted]))[0]

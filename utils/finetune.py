@@ -487,8 +487,11 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = N_CLASSES)
     """Macro-averaged F1 over the last axis (one score per leading index).
 
     Per class, ``F1 = 2 TP / (2 TP + FP + FN)`` (0 for a class that is
-    neither present nor predicted, as scikit-learn's ``zero_division=0``);
-    macro-F1 is their unweighted mean, so a neglected class pulls it down.
+    neither present nor predicted); macro-F1 is their unweighted mean over
+    all ``n_classes`` classes, so a neglected class pulls it down. That is
+    scikit-learn's ``f1_score(..., average="macro", zero_division=0,
+    labels=range(n_classes))``; without ``labels=``, scikit-learn averages
+    only the classes present or predicted, and the two differ.
     The labels are the classes ``0 .. n_classes - 1`` (integers, or floats
     with integer values).
 

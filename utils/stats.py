@@ -202,8 +202,14 @@ class SplitSummary:
     ``ci_low``/``ci_high``: t interval from the split means (the splits are the
     independent units, ``n_splits - 1`` degrees of freedom), and ``p_value``
     its two-sided t-test of a zero mean; ``new_split_low``/``new_split_high``:
-    a prediction interval for the *true* value on a new split,
-    ``mean ± t · sqrt(split_sd² + se²)``; ``split_sd`` and ``seed_sd``: square
+    a prediction interval for what a new split will show, the mean of
+    ``n_seeds`` runs on it: ``mean ± t · s · sqrt(1 + 1 / n_splits)``, where
+    ``s`` is the standard deviation of the split means and ``t`` the quantile
+    with ``n_splits - 1`` degrees of freedom. The split means are independent
+    draws of that quantity, so under normality its coverage is exact for
+    every split and seed variance (nothing is estimated as zero and cut off),
+    and it covers the new split's *true* value (its mean over endless seeds)
+    at least as often; ``split_sd`` and ``seed_sd``: square
     roots of :func:`variance_components`; ``split_p``: the F-test of "every
     split has the same true value" (one-way analysis of variance);
     ``split_means``: one mean per split (they include seed noise);
@@ -239,7 +245,7 @@ class SplitSummary:
 
     @property
     def holds_on_a_new_split(self) -> bool:
-        """Whether the prediction interval for a new split excludes 0."""
+        """Whether the prediction interval for a new split's mean excludes 0."""
         return self.new_split_low > 0 or self.new_split_high < 0
 
 
@@ -271,7 +277,9 @@ def across_splits(values, confidence: float = 0.95) -> SplitSummary:
         p_value = 1.0 if overall.mean == 0.0 else 0.0
     else:
         p_value = float(2 * stats.t.sf(abs(overall.mean) / se, df=n_splits - 1))
-    spread = _t_quantile(overall.confidence, n_splits - 1) * math.sqrt(split_var + se**2)
+    # A new split's mean of n_seeds runs varies as the split means do (s),
+    # and the mean it is compared with carries s / sqrt(n_splits) of its own.
+    spread = _t_quantile(overall.confidence, n_splits - 1) * se * math.sqrt(n_splits + 1)
     within = seed_var  # mean within-split variance
     between = n_seeds * split_means.var(ddof=1)
     if within == 0.0:
