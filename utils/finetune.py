@@ -247,6 +247,25 @@ def _batch_order(key: list[int], n_samples: int, batch_size: int, n_epochs: int)
     ).astype(np.int32)  # fmt: skip
 
 
+def run_draws(
+    split: int, seed: int, n_train: int, training: Training = Training()
+) -> tuple[np.ndarray, np.ndarray]:
+    """The batch order and the dropout draws of run ``(split, seed)``.
+
+    ``order[step]`` holds the indices (into the split's training images) of
+    that step's batch; ``uniforms[step]`` holds one uniform number in [0, 1)
+    per batch row and hidden unit, and dropout at rate ``r`` keeps a unit
+    where its number is at least ``r``. Both depend on the split and the
+    seed only, never on the variant, so every variant of a run sees the
+    same batches and nested dropout masks: :func:`fine_tune` draws them so.
+
+    Introduced in Chapter 8.
+    """
+    n_train = check_int("n_train", n_train, minimum=1)
+    order = _batch_order([_BATCHES, split, seed], n_train, training.batch_size, training.n_epochs)
+    return order, _dropout_uniforms(split, seed, *order.shape)
+
+
 def _dropout_uniforms(split: int, seed: int, n_steps: int, batch: int) -> np.ndarray:
     rng = np.random.default_rng([_DROPOUT, split, seed])
     return rng.random((n_steps, batch, HIDDEN_UNITS), dtype=np.float32)
@@ -640,12 +659,10 @@ def _fine_tune_group(result, chosen, n_unfrozen, data, pretrained, sets, trainin
     grid = grid * 2 if len(grid) == 1 else grid
     n_train = sets["X_train"].shape[1]
     pairs = [(i, j) for i in range(len(splits)) for j in range(len(seeds))]
-    orders = np.stack([
-        _batch_order([_BATCHES, splits[i], seeds[j]], n_train, training.batch_size,
-                     training.n_epochs) for i, j in pairs
-    ])  # fmt: skip
-    n_steps, batch = orders.shape[1:]
-    uniforms = np.stack([_dropout_uniforms(splits[i], seeds[j], n_steps, batch) for i, j in pairs])
+    draws = [run_draws(splits[i], seeds[j], n_train, training) for i, j in pairs]
+    orders = np.stack([order for order, _ in draws])
+    uniforms = np.stack([uniform for _, uniform in draws])
+    n_steps = orders.shape[1]
     heads = [initial_head(splits[i], seeds[j]) for i, j in pairs]
     pair_of_run = np.array([i * len(seeds) + j for _, i, j in grid], np.int32)
     split_of_run = np.array([i for _, i, _ in grid], np.int32)
