@@ -8,9 +8,11 @@ from scipy import stats
 
 from utils.stats import (
     across_splits,
+    equivalence,
     holm,
     paired_difference,
     power,
+    significant_share,
     summarize,
     variance_components,
 )
@@ -294,3 +296,42 @@ def test_holm_keeps_the_order_and_accepts_the_bounds():
     adjusted = holm({"z": 1.0, "a": 0.0, "m": np.float64(0.02)})
     assert list(adjusted) == ["z", "a", "m"]
     assert adjusted == pytest.approx({"z": 1.0, "a": 0.0, "m": 0.04})
+
+
+def test_equivalence_is_two_one_sided_t_tests_on_the_split_means():
+    rng = np.random.default_rng(5)
+    values = grid(0.004 + rng.normal(0, 0.01, 20), rng.normal(0, 0.02, (20, 3)))
+    means = values.mean(axis=1)
+    e = equivalence(values, 0.03)
+    above = stats.ttest_1samp(means, -0.03, alternative="greater").pvalue
+    below = stats.ttest_1samp(means, 0.03, alternative="less").pvalue
+    assert e.p_value == pytest.approx(max(above, below))
+    assert e.equivalent and -0.03 < e.low < e.mean < e.high < 0.03
+    # The duality: equivalent exactly when the 90% interval lies inside the margins.
+    for margin in np.linspace(0.002, 0.03, 29):
+        e = equivalence(values, margin)
+        assert e.equivalent == (-margin < e.low and e.high < margin), margin
+    # A mean beyond the margin is not shown equivalent, however significant.
+    far = equivalence(grid(0.04 + rng.normal(0, 0.01, 20), np.zeros((20, 3))), 0.03)
+    assert not far.equivalent
+
+
+def test_equivalence_refuses_a_bad_margin():
+    with pytest.raises(ValueError, match="margin must be a positive number"):
+        equivalence([[0.1, 0.2], [0.3, 0.1]], 0.0)
+
+
+def test_significant_share_of_subsets():
+    rng = np.random.default_rng(6)
+    strong = grid(0.1 + rng.normal(0, 0.01, 20), rng.normal(0, 0.01, (20, 3)))
+    assert significant_share(strong, 5) == 1.0
+    # With no effect, a subset rejects about as often as the level says.
+    null = rng.normal(0, 1, (400, 3))
+    share = significant_share(null, 10, draws=4000, seed=1)
+    assert 0.03 < share < 0.07, share
+    # The whole grid as the only subset: the t-test of across_splits.
+    values = grid(0.01 + rng.normal(0, 0.02, 8), rng.normal(0, 0.02, (8, 3)))
+    expected = float(across_splits(values).p_value < 0.05)
+    assert significant_share(values, 8, draws=3) == expected
+    with pytest.raises(ValueError, match="n_splits must be at most 8"):
+        significant_share(values, 9)

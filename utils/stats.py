@@ -374,3 +374,96 @@ def power(
     upper = stats.nct.sf(critical, df, shift)
     lower = stats.nct.cdf(-critical, df, shift)  # NaN far in the tail, where it is 0
     return float(min(1.0, upper + (lower if np.isfinite(lower) else 0.0)))
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    """The result of :func:`equivalence`: is the true mean within ±``margin``?
+
+    ``p_value`` is the larger of the two one-sided p-values; ``low`` and
+    ``high`` bound the ``1 - 2 alpha`` interval of the mean (90% for the
+    usual 5%), which lies inside ±``margin`` exactly when both one-sided
+    tests reject.
+
+    Introduced in Chapter 8.
+    """
+
+    margin: float
+    alpha: float
+    mean: float
+    low: float
+    high: float
+    p_value: float
+
+    @property
+    def equivalent(self) -> bool:
+        """Whether both one-sided tests reject: the mean is within ±margin."""
+        return self.p_value < self.alpha
+
+
+def equivalence(values, margin: float, alpha: float = 0.05) -> Equivalence:
+    """Two one-sided t-tests (TOST) that a ``(splits, seeds)`` grid's true mean is within ±margin.
+
+    As in :func:`across_splits`, the splits are the units: the test runs on
+    the split means, with ``n_splits - 1`` degrees of freedom. "No
+    significant difference" says only that a test failed to find one; an
+    equivalence test says that the data rule out every effect as large as
+    ``margin``, at level ``alpha``.
+
+    Raises:
+        TypeError, ValueError: as :func:`across_splits`; a ``margin`` that
+            is not a positive number, or ``alpha`` outside (0, 1).
+
+    Introduced in Chapter 8.
+    """
+    from scipy import stats
+
+    margin = check_real("margin", margin, positive=True)
+    alpha = check_fraction("alpha", alpha)
+    means = _as_array(values, "values", ndim=2).mean(axis=1)
+    n = len(means)
+    mean, se = float(means.mean()), float(means.std(ddof=1) / math.sqrt(n))
+    if se == 0.0:
+        p_value = 0.0 if abs(mean) < margin else 1.0
+    else:
+        above_low = stats.t.sf((mean + margin) / se, n - 1)  # H0: mean <= -margin
+        below_high = stats.t.cdf((mean - margin) / se, n - 1)  # H0: mean >= +margin
+        p_value = float(max(above_low, below_high))
+    half = float(stats.t.ppf(1 - alpha, n - 1)) * se
+    return Equivalence(margin, alpha, mean, mean - half, mean + half, p_value)
+
+
+def significant_share(
+    values, n_splits: int, *, draws: int = 1000, alpha: float = 0.05, seed: int = 0
+) -> float:
+    """How often a random subset of ``n_splits`` splits finds the grid's mean significant.
+
+    ``draws`` subsets of the rows of a ``(splits, seeds)`` grid, each drawn
+    without replacement (a NumPy generator seeded with ``seed``); for each,
+    the t-test of :func:`across_splits` on its split means at level
+    ``alpha``. The share of subsets that reject says how much a conclusion
+    owes to the number of splits: an experiment half the size would have
+    reached it that often.
+
+    Raises:
+        TypeError, ValueError: as :func:`across_splits`; ``n_splits`` not an
+            int from 2 to the grid's splits, ``draws`` not an int >= 1.
+
+    Introduced in Chapter 8.
+    """
+    from scipy import stats
+
+    means = _as_array(values, "values", ndim=2).mean(axis=1)
+    n_splits = check_int("n_splits", n_splits, minimum=2)
+    if n_splits > len(means):
+        raise ValueError(f"n_splits must be at most {len(means)}, got {n_splits}")
+    draws = check_int("draws", draws, minimum=1)
+    alpha = check_fraction("alpha", alpha)
+    rng = np.random.default_rng(seed)
+    subsets = np.stack([rng.choice(len(means), n_splits, replace=False) for _ in range(draws)])
+    chosen = means[subsets]
+    se = chosen.std(axis=1, ddof=1) / math.sqrt(n_splits)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.abs(chosen.mean(axis=1)) / se
+    p = 2 * stats.t.sf(t, n_splits - 1)
+    return float(np.mean(np.nan_to_num(p, nan=1.0) < alpha))
