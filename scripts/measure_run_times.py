@@ -130,10 +130,12 @@ def render(results, info, bench, today) -> str:
         "the chapters' own timing method (`utils.time_it`): every row is the median of its "
         "passes, with the range from the slowest to the fastest pass, and a verdict that "
         "says `faster` or `slower` only when every pass agrees. In the chapters, these "
-        "measurements take 17-21 s of chapter 6's run time and 37-40 s of chapter 7's, "
+        "measurements take about 20 s of chapter 6's run time and 35 s of chapter 7's, "
         "12-14 s of which go to its comparison with and without the pins (two new Python "
         "processes); before the book's one timing method, with single short passes, they "
-        "took a few seconds.",
+        "took a few seconds. The machine's own speed varies too: chapters 1-5, which that "
+        "work did not change, took from 114 s to 134 s in five measurements on "
+        "2026-12-07.",
         "",
         *bench,
     ]
