@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 import time
 from pathlib import Path
@@ -85,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     counts = (args.passes, args.batches, args.eager_batches, args.steps_per_execution)
     if min(counts) < 1:
         parser.error("all counts must be at least 1")
-    if not args.min_seconds >= 0:
-        parser.error("--min-seconds must be at least 0")
+    if not (math.isfinite(args.min_seconds) and args.min_seconds >= 0):
+        parser.error("--min-seconds must be a finite number, at least 0")
 
     default_environment()
     setup_chapter(verbose=False)

@@ -78,6 +78,7 @@ def test_benchmark_defaults_are_the_chapters_sizes(root):
         ("--batches", "0", "at least 1"),
         ("--min-seconds", "-1", "at least 0"),
         ("--min-seconds", "nan", "at least 0"),
+        ("--min-seconds", "inf", "finite number"),
     ],
 )
 def test_benchmark_rejects_bad_counts(root, option, value, message):
