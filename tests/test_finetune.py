@@ -351,3 +351,42 @@ def test_a_base_does_not_depend_on_the_other_splits(data):
     for (kernel, _), (other, _) in zip(alone.base, together.base, strict=True):
         np.testing.assert_array_equal(kernel[0], other[1])
     assert alone.source_accuracy[0] == together.source_accuracy[1]
+
+
+def test_the_best_epoch_is_the_run_stopped_there(data, pretrained):
+    """``best_epoch=True`` scores each run's weights at its lowest validation loss:
+    the same bits as the same run trained for only that many epochs."""
+    bn = Variant(bn_features=True)
+    variants = [bn, bn.but(dropout=0.3, n_unfrozen=2, l2=0.01)]
+    grid = {"variants": variants, "splits": [0, 1], "seeds": [0, 1], "evaluate_test": True}
+    fast = {"learning_rate": 0.03}  # so that some runs pass their best before the end
+    full = fine_tune(data, pretrained, **grid, training=Training(20, **fast), curves=True,
+                     best_epoch=True)  # fmt: skip
+    plain = fine_tune(data, pretrained, **grid, training=Training(20, **fast))
+    np.testing.assert_array_equal(full.test_f1, plain.test_f1)  # tracking changes nothing
+    np.testing.assert_array_equal(full.best_epoch, full.valid_loss.argmin(axis=-1) + 1)
+    assert len(np.unique(full.best_epoch)) > 1  # the check below is not of one epoch only
+    for epochs in np.unique(full.best_epoch):
+        short = fine_tune(
+            data, pretrained, **grid, training=Training(int(epochs), learning_rate=0.03)
+        )
+        stopped = full.best_epoch == epochs
+        np.testing.assert_array_equal(full.best_test_f1[stopped], short.test_f1[stopped])
+        np.testing.assert_array_equal(full.best_valid_f1[stopped], short.valid_f1[stopped])
+    assert plain.best_epoch is None
+    with pytest.raises(ValueError, match="not computed"):
+        plain.of(bn, "best_test_f1")
+
+
+def test_labels_per_class_reaches_the_split(data, pretrained):
+    sets = finetune._split_sets(data, [0, 1], False, 5)
+    assert sets["X_train"].shape[:2] == (2, 25)
+    assert [np.bincount(y).tolist() for y in sets["y_train"]] == [[5] * 5] * 2
+    args = {"variants": [Variant()], "splits": [0], "seeds": [0],
+            "training": Training(n_epochs=2)}  # fmt: skip
+    few = fine_tune(data, pretrained, **args, labels_per_class=5, keep_weights=True)
+    usual = fine_tune(data, pretrained, **args, keep_weights=True)
+    assert not np.array_equal(few.weights["hidden_kernel"], usual.weights["hidden_kernel"])
+    for bad in (0, 500):
+        with pytest.raises(ValueError, match="labels"):
+            fine_tune(data, pretrained, **args, labels_per_class=bad)

@@ -469,11 +469,15 @@ class FineTuned:
     train_loss: np.ndarray | None = None
     valid_loss: np.ndarray | None = None
     valid_accuracy_curve: np.ndarray | None = None
+    best_epoch: np.ndarray | None = None
+    best_valid_f1: np.ndarray | None = None
+    best_test_f1: np.ndarray | None = None
     weights: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
     METRICS: ClassVar[tuple[str, ...]] = (
         "valid_f1", "valid_accuracy", "source_accuracy", "test_f1", "test_accuracy",
-        "train_loss", "valid_loss", "valid_accuracy_curve",
+        "train_loss", "valid_loss", "valid_accuracy_curve", "best_epoch", "best_valid_f1",
+        "best_test_f1",
     )  # fmt: skip
     """The names :meth:`of` accepts: the score arrays of the grid."""
 
@@ -585,7 +589,8 @@ def _layout(n_unfrozen: int) -> tuple[tuple[str, tuple[int, ...], int, int], ...
 def fine_tune(
     data: TransferData, pretrained: Pretrained, variants, splits, seeds,
     training: Training = Training(), *, evaluate_test: bool = False,
-    curves: bool = False, keep_weights: bool = False,
+    curves: bool = False, best_epoch: bool = False, labels_per_class: int = 10,
+    keep_weights: bool = False,
 ) -> FineTuned:  # fmt: skip
     """Fine-tune every ``(variant, split, seed)`` at once; return their scores.
 
@@ -594,7 +599,12 @@ def fine_tune(
     test set. ``curves=True`` also records, after every epoch, the mean
     training cross-entropy of the epoch, the validation cross-entropy
     (without the L2 penalty, so that variants compare) and the validation
-    accuracy.
+    accuracy. ``best_epoch=True`` also keeps, for every run, its weights at
+    the end of the epoch with the lowest validation cross-entropy (what
+    Keras's ``EarlyStopping(restore_best_weights=True)`` would restore, had
+    it waited all epochs), and scores them: ``best_epoch`` (counted from 1),
+    ``best_valid_f1`` and, with ``evaluate_test=True``, ``best_test_f1``.
+    ``labels_per_class`` is passed to :func:`make_split`.
     ``keep_weights=True`` keeps every run's final weights (for tests).
 
     Runs are trained in groups of variants that unfreeze the same number of
@@ -618,7 +628,7 @@ def fine_tune(
     for split in splits:
         pretrained.index(split)
     shape = (len(variants), len(splits), len(seeds))
-    sets = _split_sets(data, splits, evaluate_test)
+    sets = _split_sets(data, splits, evaluate_test, labels_per_class)
     result = FineTuned(variants, splits, seeds, *(np.zeros(shape) for _ in range(3)))
     if evaluate_test:
         result.test_f1, result.test_accuracy = np.zeros(shape), np.zeros(shape)
@@ -626,18 +636,25 @@ def fine_tune(
         result.train_loss = np.zeros((*shape, training.n_epochs))
         result.valid_loss = np.zeros((*shape, training.n_epochs))
         result.valid_accuracy_curve = np.zeros((*shape, training.n_epochs))
+    if best_epoch:
+        result.best_epoch = np.zeros(shape, np.int32)
+        result.best_valid_f1 = np.zeros(shape)
+        if evaluate_test:
+            result.best_test_f1 = np.zeros(shape)
     if keep_weights:
         result.weights = {}
     for n_unfrozen in sorted({v.n_unfrozen for v in variants}):
         chosen = [i for i, v in enumerate(variants) if v.n_unfrozen == n_unfrozen]
         _fine_tune_group(result, chosen, n_unfrozen, data, pretrained, sets, training, curves,
-                         keep_weights)  # fmt: skip
+                         best_epoch, keep_weights)  # fmt: skip
     return result
 
 
-def _split_sets(data: TransferData, splits, evaluate_test: bool) -> dict[str, np.ndarray]:
+def _split_sets(
+    data: TransferData, splits, evaluate_test: bool, labels_per_class: int
+) -> dict[str, np.ndarray]:
     """Each split's training, validation (and test) images and labels, stacked."""
-    chosen = [make_split(data, s) for s in splits]
+    chosen = [make_split(data, s, labels_per_class) for s in splits]
     parts = ("train", "valid", "test") if evaluate_test else ("train", "valid")
     sets = {}
     for part in parts:
@@ -647,7 +664,7 @@ def _split_sets(data: TransferData, splits, evaluate_test: bool) -> dict[str, np
 
 
 def _fine_tune_group(result, chosen, n_unfrozen, data, pretrained, sets, training, curves,
-                     keep_weights):  # fmt: skip
+                     best_epoch, keep_weights):  # fmt: skip
     """Train the runs of the variants ``chosen`` and write their scores into ``result``."""
     import tensorflow as tf
 
@@ -716,17 +733,17 @@ def _fine_tune_group(result, chosen, n_unfrozen, data, pretrained, sets, trainin
                          for i in range(len(splits))]  # fmt: skip
             inputs[part] = np.maximum(np.stack(per_split), 0.0)
     c = tf.constant
-    final, moving, train_losses, valid_losses, valid_hits = _graph(_fine_tune_loop)(
+    final, moving, curve_values, best = _graph(_fine_tune_loop)(
         c(theta), c(rates), c(penalized), c(orders), c(uniforms), c(pair_of_run),
         c(split_of_run), c(inputs["train"]), c(sets["y_train"]), c(inputs["valid"]),
         c(sets["y_valid"]), c(switches), c(training.learning_rate, tf.float32),
-        c(n_steps // training.n_epochs), layout, n_unfrozen, bool(curves),
+        c(n_steps // training.n_epochs), layout, n_unfrozen, bool(curves), bool(best_epoch),
     )  # fmt: skip
     final, moving = final.numpy(), [m.numpy() for m in moving]
 
-    def score(part):
+    def score(part, weights=final, statistics=moving):
         X = inputs[part][split_of_run]
-        logits = _predict(final, moving, switches, X, layout, n_unfrozen)
+        logits = _predict(weights, statistics, switches, X, layout, n_unfrozen)
         truth = sets[f"y_{part}"][split_of_run]
         prediction = logits.argmax(-1)[real]
         truth = truth[real]
@@ -738,6 +755,12 @@ def _fine_tune_group(result, chosen, n_unfrozen, data, pretrained, sets, trainin
     if result.test_f1 is not None:
         result.test_f1[rows], result.test_accuracy[rows] = (a.reshape(local)
                                                             for a in score("test"))  # fmt: skip
+    if best_epoch:
+        best_theta, best_moving, epoch = best[0].numpy(), [m.numpy() for m in best[1]], best[2]
+        result.best_epoch[rows] = epoch.numpy()[real].reshape(local) + 1
+        result.best_valid_f1[rows] = score("valid", best_theta, best_moving)[0].reshape(local)
+        if result.best_test_f1 is not None:
+            result.best_test_f1[rows] = score("test", best_theta, best_moving)[0].reshape(local)
     final, moving = final[real], [m[real] for m in moving]
     base_of_run = base_of_run[real]
     unpacked = {name: final[:, a:b].reshape(-1, *shape) for name, shape, a, b in layout}
@@ -750,9 +773,9 @@ def _fine_tune_group(result, chosen, n_unfrozen, data, pretrained, sets, trainin
     source_pred = source_logits.argmax(-1)[: len(base_of_run)]
     result.source_accuracy[rows] = (source_pred == data.y_source_test).mean(axis=1).reshape(local)
     if curves:
-        result.train_loss[rows] = train_losses.numpy().T[real].reshape(*local, -1)
-        result.valid_loss[rows] = valid_losses.numpy().T[real].reshape(*local, -1)
-        result.valid_accuracy_curve[rows] = valid_hits.numpy().T[real].reshape(*local, -1)
+        for name, values in zip(("train_loss", "valid_loss", "valid_accuracy_curve"),
+                                curve_values, strict=True):  # fmt: skip
+            getattr(result, name)[rows] = values.numpy().T[real].reshape(*local, -1)
     if keep_weights:
         full = (len(result.variants), len(splits), len(seeds))
         unpacked.update({f"base_{k // 2 + 1}_{'kernel' if k % 2 == 0 else 'bias'}": w
@@ -773,12 +796,13 @@ def _unpack(theta, layout) -> dict:
 def _forward(theta, moving, switches, x, layout, n_unfrozen, *, training, uniforms=None):
     """Logits of every run on its own inputs ``x`` (runs, batch, features); TensorFlow.
 
+    ``theta`` is the flat parameters of every run, or the dict ``_unpack`` makes of them.
     ``x`` is the output of the frozen base layers (the images if none is frozen).
     Returns the logits and the updated moving statistics (training only).
     """
     import tensorflow as tf
 
-    w = _unpack(theta, layout)
+    w = theta if isinstance(theta, dict) else _unpack(theta, layout)
     use_bn1, use_bn2, rate = (_expand(switches[i], x) for i in range(3))
     new_moving = list(moving)
     h = x
@@ -823,6 +847,7 @@ def _predict(theta, moving, switches, X, layout, n_unfrozen) -> np.ndarray:
 def _fine_tune_loop(
     theta, rates, penalized, orders, uniforms, pair_of_run, split_of_run, X_train, y_train,
     X_valid, y_valid, switches, learning_rate, steps_per_epoch, layout, n_unfrozen, curves,
+    track_best,
 ):  # fmt: skip
     import tensorflow as tf
 
@@ -839,39 +864,63 @@ def _fine_tune_loop(
     valid_losses = tf.TensorArray(tf.float32, size=n_epochs)
     valid_hits = tf.TensorArray(tf.float32, size=n_epochs)
     epoch_loss = tf.zeros_like(theta[:, 0])
+    penalized_parts = [penalized[:, a:b] for _, _, a, b in layout]
+    # The weights at the end of the epoch with the lowest validation loss so far.
+    best_theta, best_moving = theta, list(moving)
+    best_loss = tf.fill([n_runs], float("inf"))
+    best_epoch = tf.zeros([n_runs], tf.int32)
     for step in tf.range(n_steps):
         idx = run_orders[:, step]
         xb = tf.gather(X_runs, idx, batch_dims=1)
         yb = tf.gather(y_runs, idx, batch_dims=1)
         drop = tf.gather(uniforms[:, step], pair_of_run)
+        # The gradient is taken with respect to each parameter's slice of theta, then
+        # concatenated: the same numbers as the gradient with respect to theta itself,
+        # without padding every slice's gradient to theta's full size and adding them.
+        parts = [theta[:, a:b] for _, _, a, b in layout]
         with tf.GradientTape() as tape:
-            tape.watch(theta)
-            logits, new_moving = _forward(theta, moving, switches, xb, layout, n_unfrozen,
+            tape.watch(parts)
+            weights = {name: tf.reshape(part, [-1, *shape])
+                       for (name, shape, *_), part in zip(layout, parts, strict=True)}  # fmt: skip
+            logits, new_moving = _forward(weights, moving, switches, xb, layout, n_unfrozen,
                                           training=True, uniforms=drop)  # fmt: skip
             data_loss = tf.reduce_mean(
                 tf.nn.sparse_softmax_cross_entropy_with_logits(yb, logits), axis=1
             )
-            penalty = switches[3] * tf.reduce_sum(tf.square(theta) * penalized, axis=1)
+            squares = [tf.reduce_sum(tf.square(part) * mask, axis=1)
+                       for part, mask in zip(parts, penalized_parts, strict=True)]  # fmt: skip
+            penalty = switches[3] * tf.add_n(squares)
             loss = tf.reduce_sum(data_loss + penalty)
-        grad = tape.gradient(loss, theta)
+        grads = tape.gradient(loss, parts, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        grad = tf.concat(grads, axis=1)
         moving = new_moving
         theta, m, v = _adam(theta, grad, m, v, lr, step)
         epoch_loss += data_loss
         end_of_epoch = tf.equal((step + 1) % steps_per_epoch, 0)
-        if curves and end_of_epoch:
+        if (curves or track_best) and end_of_epoch:
             epoch = (step + 1) // steps_per_epoch - 1
-            mean_loss = epoch_loss / tf.cast(steps_per_epoch, tf.float32)
-            train_losses = train_losses.write(epoch, mean_loss)
             logits_v, _ = _forward(theta, moving, switches, tf.gather(X_valid, split_of_run),
                                    layout, n_unfrozen, training=False)  # fmt: skip
             labels_v = tf.gather(y_valid, split_of_run)
             valid_ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels_v, logits_v)
-            valid_losses = valid_losses.write(epoch, tf.reduce_mean(valid_ce, axis=1))
-            hits = tf.equal(tf.argmax(logits_v, axis=-1, output_type=tf.int32), labels_v)
-            valid_hits = valid_hits.write(epoch, tf.reduce_mean(tf.cast(hits, tf.float32), 1))
+            valid_loss = tf.reduce_mean(valid_ce, axis=1)
+            if curves:
+                mean_loss = epoch_loss / tf.cast(steps_per_epoch, tf.float32)
+                train_losses = train_losses.write(epoch, mean_loss)
+                valid_losses = valid_losses.write(epoch, valid_loss)
+                hits = tf.equal(tf.argmax(logits_v, axis=-1, output_type=tf.int32), labels_v)
+                valid_hits = valid_hits.write(epoch, tf.reduce_mean(tf.cast(hits, tf.float32), 1))
+            if track_best:
+                better = valid_loss < best_loss
+                best_loss = tf.where(better, valid_loss, best_loss)
+                best_epoch = tf.where(better, epoch, best_epoch)
+                best_theta = tf.where(better[:, None], theta, best_theta)
+                best_moving = [tf.where(better[:, None], now, kept)
+                               for now, kept in zip(moving, best_moving, strict=True)]  # fmt: skip
         epoch_loss = tf.where(end_of_epoch, tf.zeros_like(epoch_loss), epoch_loss)
     if not curves:  # empty stacks must still have a shape
         train_losses = train_losses.write(0, tf.zeros([n_runs]))
         valid_losses = valid_losses.write(0, tf.zeros([n_runs]))
         valid_hits = valid_hits.write(0, tf.zeros([n_runs]))
-    return theta, moving, train_losses.stack(), valid_losses.stack(), valid_hits.stack()
+    curve_values = (train_losses.stack(), valid_losses.stack(), valid_hits.stack())
+    return theta, moving, curve_values, (best_theta, best_moving, best_epoch)
