@@ -115,6 +115,14 @@ def render(results, info, bench, today) -> str:
         "",
         *chapter_table(results),
         "",
+        "The book's run budget is 240 s for all chapters on 2 cores. What the latest "
+        "additions cost on this machine: the one timing method behind the speed tables of "
+        "chapters 6 and 7 (below), and chapter 8's checks of its verdicts under early "
+        "stopping (about 3 s), with 5 to 50 labels per class (about 11 s) and for the "
+        "notes' chain without the slow learning rate (one more variant, about 1 s). A "
+        "faster way to compute the same bits in chapter 8's engine (its gradients taken "
+        "per parameter) paid back about 3 s of that.",
+        "",
         "## Chapters on a GPU",
         "",
         "No GPU machine was available when these figures were measured, so the chapters "
