@@ -91,6 +91,20 @@ def benchmarks() -> list[str]:
     return ["```text", *result.stdout.strip().splitlines(), "```"]
 
 
+def kept_benchmarks() -> list[str]:
+    """The benchmark block of the current page, to write back unchanged.
+
+    Raises:
+        SystemExit: the page has no benchmark block to keep.
+    """
+    text = PAGE.read_text() if PAGE.is_file() else ""
+    start = text.find("```text", text.find("## Speed of training loops"))
+    end = text.find("```", start + 1)
+    if "## Speed of training loops" not in text or start < 0 or end < 0:
+        raise SystemExit(f"{PAGE.relative_to(ROOT)} has no benchmark tables to keep")
+    return text[start : end + 3].splitlines()
+
+
 def render(results, info, bench, today) -> str:
     lines = [
         "# Appendix: run times, measured",
@@ -152,15 +166,27 @@ def render(results, info, bench, today) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--skip-benchmarks", action="store_true")
+    benchmark = parser.add_mutually_exclusive_group()
+    benchmark.add_argument("--skip-benchmarks", action="store_true")
+    benchmark.add_argument(
+        "--keep-benchmarks",
+        action="store_true",
+        help="re-measure the chapters only; keep the page's benchmark tables",
+    )
     args = parser.parse_args(argv)
+    kept = kept_benchmarks() if args.keep_benchmarks else None  # before any run
     run_notebooks.default_environment()
     results = []
     for path in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")):
         print(f"running {path.name} ...", flush=True)
         results.append(run_notebooks.run(path, write=False))
         print(f"  {results[-1]['seconds']} s, {results[-1]['peak_rss_mib']} MiB", flush=True)
-    bench = ["(not measured in this run)"] if args.skip_benchmarks else benchmarks()
+    if kept is not None:
+        bench = kept
+    elif args.skip_benchmarks:
+        bench = ["(not measured in this run)"]
+    else:
+        bench = benchmarks()
     today = dt.date.today().isoformat()
     PAGE.parent.mkdir(exist_ok=True)
     PAGE.write_text(render(results, machine(), bench, today))

@@ -420,3 +420,18 @@ def test_run_notebooks_writes_on_another_cpu_but_not_on_another_stack():
     )
     unpinned = {**other_cpu, "machine": {**other_cpu["machine"], "numerics": "own"}}
     assert "not pinned" in check_reference(unpinned, provenance, False, False)
+
+
+def test_measure_run_times_keeps_the_benchmark_tables(tmp_path, monkeypatch):
+    """--keep-benchmarks writes back the page's benchmark block, or refuses."""
+    from scripts import measure_run_times
+
+    kept = measure_run_times.kept_benchmarks()
+    assert kept[0] == "```text" and kept[-1] == "```" and len(kept) > 10
+    assert any(line.startswith("Chapter 6: training on") for line in kept)
+    page = tmp_path / "run_times.md"
+    page.write_text("# Appendix: run times, measured\n\nno benchmark here\n")
+    monkeypatch.setattr(measure_run_times, "PAGE", page)
+    monkeypatch.setattr(measure_run_times, "ROOT", tmp_path)
+    with pytest.raises(SystemExit, match="no benchmark tables to keep"):
+        measure_run_times.kept_benchmarks()
