@@ -2,7 +2,7 @@
 
 Introduced in Chapter 2 (Custom losses, functions and metrics), section
 "The data: California housing, split three ways" (label ``housing-split``);
-used by Chapters 2, 3, 4, 6 and 7.
+used by Chapters 2, 3, 4, 6, 7 and 9.
 
 The standard split (:func:`housing_split`): the 20,640 districts are
 shuffled with a fixed seed (``random_state=42``) and cut into 60% training,
@@ -267,7 +267,7 @@ def housing_split(
             three do not add up to 1.
 
     Introduced in Chapter 2 (section "The data: California housing, split
-    three ways"); used by Chapters 2, 3, 4, 6 and 7.
+    three ways"); used by Chapters 2, 3, 4, 6, 7 and 9.
     """
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler

@@ -213,8 +213,8 @@ def differing_probes(reference: dict[str, str], current: dict[str, str]) -> list
 
 # What each probe stands for in the chapters, for the report.
 STANDS_FOR = {
-    "matmul": "matrix products, as in every Dense layer (chapters 2-8)",
-    "reduce": "losses, metrics and statistics (chapters 1-8)",
+    "matmul": "matrix products, as in every Dense layer (chapters 2-9)",
+    "reduce": "losses, metrics and statistics (chapters 1-9)",
     "exp": "activations and losses (chapters 2-8)",
     "softplus": "activations and losses (chapters 2-8)",
     "fit": "training with fit() (chapters 2-4, 6, 7)",

@@ -4,7 +4,8 @@ One renderer for every table the chapters print (speed tables, experiment
 results), so that they all look alike.
 
 Introduced in Chapter 2 (Custom losses, functions and metrics); used by
-Chapter 8 (fine-tuning experiments).
+Chapters 5 (autodiff), 8 (fine-tuning experiments) and 9 (training beyond
+the basics).
 """
 
 from __future__ import annotations
