@@ -188,3 +188,48 @@ def test_graph_timings_by_setting_checks_before_it_starts():
         workloads.graph_timings_by_setting(passes=0)
     with pytest.raises(ValueError, match="timeout must be a positive number"):
         workloads.graph_timings_by_setting(timeout=0)
+
+
+def test_pipelines_deliver_the_same_batches_unchanged(split):
+    n = 3 * workloads.PIPELINE_BATCH_SIZE
+    for way in workloads.PIPELINE_WAYS:
+        batches = list(workloads.pipeline(split, way, batches=3))
+        assert len(batches) == 3, way
+        X = np.concatenate([X_batch.numpy() for X_batch, _ in batches])
+        y = np.concatenate([y_batch.numpy() for _, y_batch in batches])
+        np.testing.assert_array_equal(X, split.X_train[:n], err_msg=way)
+        np.testing.assert_array_equal(y, split.y_train[:n], err_msg=way)
+
+
+def test_the_plain_map_overlaps_nothing(split):
+    options = workloads.pipeline(split, "map", batches=2).options()
+    assert options.experimental_optimization.inject_prefetch is False
+    assert options.experimental_optimization.map_parallelization is False
+
+
+@pytest.mark.parametrize(
+    "way, batches, message",
+    [("map, shuffle", 2, "way must be one of"), ("map", 0, "batches must be an int >= 1")],
+)
+def test_pipeline_rejects_bad_arguments(split, way, batches, message):
+    with pytest.raises(ValueError, match=message):
+        workloads.pipeline(split, way, batches=batches)
+
+
+def test_pipeline_timings_time_every_way_and_record_the_waits(split):
+    measured = workloads.pipeline_timings(split, batches=2, passes=1, min_seconds=0)
+    labels = [t.label for t in measured.timings]
+    assert labels == ["steps only", *workloads.PIPELINE_WAYS]
+    assert all(t.items == 2 * workloads.PIPELINE_BATCH_SIZE for t in measured.timings)
+    assert set(measured.waiting) == set(workloads.PIPELINE_WAYS)
+    for way, shares in measured.waiting.items():
+        assert shares and all(0 <= s <= 1 for s in shares), (way, shares)
+    # Two reads of READ_SECONDS each: a plain map waits at least that long per epoch.
+    map_timing = measured.timings[1]
+    assert min(map_timing.seconds) >= 2 * workloads.READ_SECONDS
+
+
+@pytest.mark.parametrize("kwargs", [{"batches": 0}, {"passes": 0}, {"min_seconds": -1}])
+def test_pipeline_timings_rejects_bad_counts(split, kwargs):
+    with pytest.raises(ValueError):
+        workloads.pipeline_timings(split, **kwargs)

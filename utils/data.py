@@ -2,7 +2,7 @@
 
 Introduced in Chapter 2 (Custom losses, functions and metrics), section
 "The data: California housing, split three ways" (label ``housing-split``);
-used by Chapters 2, 3, 4, 6, 7 and 9.
+used by Chapters 2, 3, 4, 6, 7, 9 and 10.
 
 The standard split (:func:`housing_split`): the 20,640 districts are
 shuffled with a fixed seed (``random_state=42``) and cut into 60% training,

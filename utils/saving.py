@@ -2,7 +2,8 @@
 
 Introduced in Chapter 2 (Custom losses, functions and metrics); used by
 Chapters 3 (Custom layers and models), 4 (Losses and metrics from model
-internals), 6 (Custom training loops) and 7 (tf.function and graphs).
+internals), 6 (Custom training loops), 7 (tf.function and graphs) and 10
+(Where the time goes).
 
 Importing this module does not import TensorFlow; the functions import Keras
 when they are called, after :func:`utils.setup_chapter` has run.

@@ -4,8 +4,8 @@ One renderer for every table the chapters print (speed tables, experiment
 results), so that they all look alike.
 
 Introduced in Chapter 2 (Custom losses, functions and metrics); used by
-Chapters 5 (autodiff), 8 (fine-tuning experiments) and 9 (training beyond
-the basics).
+Chapters 5 (autodiff), 8 (fine-tuning experiments), 9 (training beyond
+the basics) and 10 (where the time goes).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""The workloads that chapters 6 and 7 time, written once.
+"""The workloads that chapters 6, 7 and 10 time, written once.
 
-The speed sections of Chapter 6 (Custom training loops) and Chapter 7
-(tf.function and graphs) call these functions, and ``scripts/benchmark.py``
+The speed sections of Chapter 6 (Custom training loops), Chapter 7
+(tf.function and graphs) and Chapter 10 (Where the time goes) call these
+functions, and ``scripts/benchmark.py``
 calls the same functions: both measure the same code on the same data
 (Chapter 6's housing model, its training step with the same loss and
 metrics, the same batches) by the book's one timing method,
@@ -15,12 +16,15 @@ their spread). Only the number of passes may differ.
   each eager, through ``tf.function`` and through XLA, in calls per second;
 * :func:`graph_timings_by_setting`: the same in two new Python processes,
   with and without the book's pinned numerics and op determinism (what they
-  cost).
+  cost);
+* :func:`pipeline_timings`: Chapter 6's step fed by input pipelines with a
+  slow ``map`` (:func:`pipeline`), in samples per second, with the share of
+  each epoch spent waiting for data.
 
 Importing this module does not import TensorFlow; its functions do, so call
 :func:`utils.setup_chapter` first.
 
-Introduced in Chapter 6; used by Chapter 7 and ``scripts/benchmark.py``.
+Introduced in Chapter 6; used by Chapters 7 and 10 and ``scripts/benchmark.py``.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +88,7 @@ def housing_model(dropout_rate: float = 0.1, seed: int = SEED):
 def housing_metrics() -> dict:
     """The streaming metrics of Chapter 6's loop: the mean loss and the RMSE.
 
-    Introduced in Chapter 6.
+    Written for Chapter 6's speed table; called by name first in Chapter 10.
     """
     import keras
 
@@ -102,7 +107,8 @@ def housing_train_step(model, optimizer, metrics: dict) -> Callable:
     The optimizer is built first (if it is not yet), as Chapter 6's
     ``LoopSteps`` does.
 
-    Introduced in Chapter 6 (whose ``LoopSteps.train_step`` computes the same).
+    Written for Chapter 6's speed table (its ``LoopSteps.train_step``
+    computes the same); called by name first in Chapter 10.
     """
     import keras
     import tensorflow as tf
@@ -535,6 +541,162 @@ def graph_timings_by_setting(
         for log in logs.values():
             log.close()
     return {setting: (timings[setting], settings[setting]) for setting in processes}
+
+
+PIPELINE_BATCH_SIZE = 256
+"""Samples per batch in :func:`pipeline_timings`."""
+
+READ_SECONDS = 0.01
+"""How long :func:`slow_read` waits per batch, standing for a read from disk or network."""
+
+PIPELINE_WAYS = ("map", "map, prefetch", "map, 4 parallel calls", "map, cache")
+"""The input pipelines :func:`pipeline_timings` times, after the steps alone."""
+
+
+def slow_read(X_batch, y_batch):
+    """A deliberately costly ``map``: wait :data:`READ_SECONDS`, return the batch unchanged.
+
+    The wait stands for what a real pipeline spends reading and decoding
+    files: time during which the step has nothing to train on. It is a
+    ``tf.numpy_function`` around ``time.sleep``, so it holds no core while
+    it waits (as a read from disk or the network does), and several calls
+    can wait at once.
+
+    Introduced in Chapter 10.
+    """
+    import tensorflow as tf
+
+    def wait(X):
+        time.sleep(READ_SECONDS)
+        return X
+
+    X_read = tf.numpy_function(wait, [X_batch], tf.float32, stateful=False)
+    X_read.set_shape(X_batch.shape)
+    return X_read, y_batch
+
+
+def pipeline(split, way: str, batches: int = 16):
+    """One of :data:`PIPELINE_WAYS` over the first ``batches`` batches of the training set.
+
+    ``"map"`` reads each batch with :func:`slow_read` when the loop asks for
+    it; tf.data's automatic prefetch (``inject_prefetch``) is turned off
+    throughout, so that nothing overlaps unless the pipeline says so.
+    ``"map, prefetch"`` adds ``prefetch(1)``: the next batch is read while
+    the step trains on this one. ``"map, 4 parallel calls"`` reads four
+    batches at once (``num_parallel_calls=4``, which also runs ahead of the
+    loop). ``"map, cache"`` keeps the read batches in memory after the first
+    epoch (``cache()``), with ``prefetch(1)``.
+
+    Raises:
+        ValueError: ``way`` is not one of :data:`PIPELINE_WAYS`, or
+            ``batches`` is not an int >= 1.
+
+    Introduced in Chapter 10.
+    """
+    import tensorflow as tf
+
+    if way not in PIPELINE_WAYS:
+        raise ValueError(f"way must be one of {PIPELINE_WAYS}, got {way!r}")
+    batches = check_int("batches", batches, minimum=1)
+    n = batches * PIPELINE_BATCH_SIZE
+    options = tf.data.Options()
+    options.experimental_optimization.inject_prefetch = False
+    options.experimental_optimization.map_parallelization = False
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((split.X_train[:n], split.y_train[:n]))
+        .batch(PIPELINE_BATCH_SIZE)
+        .with_options(options)
+    )
+    if way == "map, 4 parallel calls":
+        return dataset.map(slow_read, num_parallel_calls=4)
+    dataset = dataset.map(slow_read)
+    if way == "map, cache":
+        dataset = dataset.cache()
+    return dataset if way == "map" else dataset.prefetch(1)
+
+
+@dataclass(frozen=True)
+class PipelineTimings:
+    """What :func:`pipeline_timings` measured.
+
+    Attributes:
+        timings: one :class:`utils.Timing` per row, in samples per second:
+            ``"steps only"`` (the training steps on batches already in
+            memory), then one per way of :data:`PIPELINE_WAYS`.
+        waiting: for each way, the share of each epoch's wall time that the
+            loop spent waiting for its next batch, one value per epoch run
+            (the untimed ones included).
+
+    Introduced in Chapter 10.
+    """
+
+    timings: list[Timing]
+    waiting: dict[str, list[float]]
+
+
+def pipeline_timings(
+    split,
+    *,
+    batches: int = 16,
+    passes: int = PASSES,
+    min_seconds: float = PASS_SECONDS,
+) -> PipelineTimings:
+    """Train Chapter 6's step on each input pipeline of :func:`pipeline`; time each.
+
+    One call of the timed work is one epoch: a Python loop that asks the
+    pipeline for each batch (the clock runs while it waits) and trains on it
+    with :func:`housing_train_step`, then waits for the loss. The first row
+    times the same loop over batches already in memory: the steps' own cost.
+
+    Raises:
+        ValueError: ``batches`` or ``passes`` is not an int >= 1, or
+            ``min_seconds`` is not a number >= 0.
+
+    Introduced in Chapter 10.
+    """
+    import keras
+
+    batches = check_int("batches", batches, minimum=1)
+    passes = check_int("passes", passes, minimum=1)
+    min_seconds = check_real("min_seconds", min_seconds, minimum=0.0)
+    metrics = housing_metrics()
+    optimizer = keras.optimizers.Adam(learning_rate=LEARNING_RATE)
+    step = housing_train_step(housing_model(), optimizer, metrics)
+    in_memory = list(pipeline(split, "map, cache", batches))  # read once, untimed
+    samples = sum(len(y) for _, y in in_memory)
+
+    def epoch(dataset, waiting):
+        def run():
+            waited, started = 0.0, time.perf_counter()
+            batches = iter(dataset)
+            while True:
+                asked = time.perf_counter()
+                batch = next(batches, None)
+                waited += time.perf_counter() - asked
+                if batch is None:
+                    break
+                step(*batch)
+            loss = float(metrics["loss"].result())  # waits for the last step
+            waiting.append(waited / (time.perf_counter() - started))
+            return loss
+
+        return run
+
+    rows = [("steps only", in_memory, [])]
+    rows += [(way, pipeline(split, way, batches), []) for way in PIPELINE_WAYS]
+    timings = [
+        time_it(
+            epoch(data, waiting),
+            items=samples,
+            passes=passes,
+            min_seconds=min_seconds,
+            label=label,
+        )
+        for label, data, waiting in rows
+    ]
+    return PipelineTimings(
+        timings=timings, waiting={label: waiting for label, _, waiting in rows[1:]}
+    )
 
 
 def _serve(request: dict) -> None:
