@@ -1,4 +1,4 @@
-"""Print the speed tables of chapters 6 and 7 for this machine.
+"""Print the speed tables of chapters 6, 7 and 10 for this machine.
 
 Usage (from the repository root, inside the book's environment)::
 
@@ -19,6 +19,10 @@ whether every pass of the row beat (or lost to) every pass of the baseline:
 * chapter 7 (:func:`utils.workloads.graph_timings`): a tiny op, a large tensor
   op and chapter 6's training step, each eager, through ``tf.function`` and
   through ``tf.function(jit_compile=True)`` (XLA);
+* chapter 10 (:func:`utils.workloads.pipeline_timings`): chapter 6's step fed
+  by an input pipeline with a slow ``map``, plain, with ``prefetch``, with
+  parallel calls and with ``cache()``, and the share of each epoch spent
+  waiting for data;
 * what the book's pins and op determinism cost: chapter 7's ``tf.function``
   rows in two fresh processes each way, with and without them
   (:func:`utils.workloads.graph_timings_by_setting`, twice), so that the difference
@@ -119,6 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     for name, rows in ch7.items():
         print(f"Chapter 7: {name} (calls per second)")
         print(speed_table(rows, unit="calls/s", baseline="tf.function"), end="\n\n")
+
+    ch10 = workloads.pipeline_timings(split, **timing)
+    print("Chapter 10: an input pipeline with a slow map (samples per second)")
+    print(speed_table(ch10.timings, baseline="map"))
+    for way, shares in ch10.waiting.items():
+        print(f"  {way}: waiting for data {sorted(shares)[len(shares) // 2]:.0%} of the epoch")
+    print()
 
     if not args.no_pins_table:
         print("What the pins and op determinism cost (tf.function; two processes each way)")

@@ -53,7 +53,9 @@ def test_benchmark_prints_every_table(root, mirror_dir):
     assert "(the same training)" in out
     for table in ("tiny op", "large tensor op", "training step"):
         assert f"Chapter 7: {table}" in out, table
-    assert out.count("slowest-fastest") == 4 + 3  # chapter 6, chapter 7, the pins
+    assert "Chapter 10: an input pipeline with a slow map" in out
+    assert "map, cache: waiting for data" in out
+    assert out.count("slowest-fastest") == 5 + 3  # chapters 6, 7 and 10, the pins
     for run in ("pinned 1", "pinned 2", "unpinned 1", "unpinned 2"):
         rows = [line for line in out.splitlines() if line.startswith(run + " ")]
         assert len(rows) == 3, (run, rows)
