@@ -1,4 +1,4 @@
-"""Print the speed tables of chapters 6, 7 and 10 for this machine.
+"""Print the speed tables of chapters 6, 7, 9 and 10 for this machine.
 
 Usage (from the repository root, inside the book's environment)::
 
@@ -19,6 +19,8 @@ whether every pass of the row beat (or lost to) every pass of the baseline:
 * chapter 7 (:func:`utils.workloads.graph_timings`): a tiny op, a large tensor
   op and chapter 6's training step, each eager, through ``tf.function`` and
   through ``tf.function(jit_compile=True)`` (XLA);
+* chapter 9 (:func:`utils.workloads.precision_timings`): a wider regressor
+  trained in float32, ``mixed_float16`` and ``mixed_bfloat16``;
 * chapter 10 (:func:`utils.workloads.pipeline_timings`): chapter 6's step fed
   by an input pipeline with a slow ``map``, plain, with ``prefetch``, with
   parallel calls and with ``cache()``, and the share of each epoch spent
@@ -123,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, rows in ch7.items():
         print(f"Chapter 7: {name} (calls per second)")
         print(speed_table(rows, unit="calls/s", baseline="tf.function"), end="\n\n")
+
+    ch9 = workloads.precision_timings(split, **timing)
+    print("Chapter 9: mixed precision, a wider regressor (samples per second)")
+    print(speed_table(ch9, baseline="float32"), end="\n\n")
 
     ch10 = workloads.pipeline_timings(split, **timing)
     print("Chapter 10: an input pipeline with a slow map (samples per second)")

@@ -55,7 +55,8 @@ def test_benchmark_prints_every_table(root, mirror_dir):
         assert f"Chapter 7: {table}" in out, table
     assert "Chapter 10: an input pipeline with a slow map" in out
     assert "map, cache: waiting for data" in out
-    assert out.count("slowest-fastest") == 5 + 3  # chapters 6, 7 and 10, the pins
+    assert "Chapter 9: mixed precision" in out and "mixed_bfloat16" in out
+    assert out.count("slowest-fastest") == 6 + 3  # chapters 6, 7, 9 and 10, the pins
     for run in ("pinned 1", "pinned 2", "unpinned 1", "unpinned 2"):
         rows = [line for line in out.splitlines() if line.startswith(run + " ")]
         assert len(rows) == 3, (run, rows)

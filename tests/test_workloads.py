@@ -233,3 +233,32 @@ def test_pipeline_timings_time_every_way_and_record_the_waits(split):
 def test_pipeline_timings_rejects_bad_counts(split, kwargs):
     with pytest.raises(ValueError):
         workloads.pipeline_timings(split, **kwargs)
+
+
+def test_precision_steps_train_the_same_model_under_each_policy(split):
+    losses = {}
+    for policy in workloads.PRECISIONS:
+        run = workloads.precision_step(split, policy, width=16, batch_size=32)
+        assert run.samples == 8 * 32
+        first, second = run(), run()
+        assert np.isfinite([first, second]).all(), (policy, first, second)
+        losses[policy] = first
+    # The same initial weights and batches: bfloat16 rounding apart, the same
+    # loss (float16's first steps may be skipped while the loss scale falls).
+    assert losses["mixed_bfloat16"] == pytest.approx(losses["float32"], rel=0.05)
+
+
+def test_precision_timings_label_each_policy(split):
+    rows = workloads.precision_timings(split, policies=("float32",), passes=1, min_seconds=0)
+    assert [t.label for t in rows] == ["float32"] and rows[0].items == 8 * 512
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"policy": "float16"}, "policy must be one of"), ({"width": 0}, "width must be")],
+)
+def test_precision_step_rejects_bad_arguments(split, kwargs, message):
+    kwargs = {"policy": "float32"} | kwargs
+    policy = kwargs.pop("policy")
+    with pytest.raises(ValueError, match=message):
+        workloads.precision_step(split, policy, **kwargs)

@@ -84,7 +84,8 @@ def numerics_pinned() -> bool:
 
     True unless the environment variable ``BOOK_PIN_NUMERICS`` is ``0``.
 
-    Introduced in Chapter 1.
+    Part of every chapter's setup since Chapter 1; called by name first in
+    Chapter 9, whose speed check holds only with the pins.
     """
     value = os.environ.get(PIN_SWITCH, "1").strip().lower()
     if value not in ("0", "1", "false", "true", "no", "yes", "off", "on"):

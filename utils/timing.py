@@ -1,7 +1,8 @@
 """The book's one timing method: passes long enough to resolve, their median and their spread.
 
 Introduced in Chapter 6 (Custom training loops); used by Chapters 7
-(tf.function and graphs) and 10 (Where the time goes), by :mod:`utils.workloads` and by
+(tf.function and graphs), 9 (Training beyond the basics) and 10 (Where the
+time goes), by :mod:`utils.workloads` and by
 ``scripts/benchmark.py``.
 
 Every speed table of the book is measured the same way, by :func:`time_it`:

@@ -1,8 +1,8 @@
-"""The workloads that chapters 6, 7 and 10 time, written once.
+"""The workloads that chapters 6, 7, 9 and 10 time, written once.
 
 The speed sections of Chapter 6 (Custom training loops), Chapter 7
-(tf.function and graphs) and Chapter 10 (Where the time goes) call these
-functions, and ``scripts/benchmark.py``
+(tf.function and graphs), Chapter 9 (Training beyond the basics) and
+Chapter 10 (Where the time goes) call these functions, and ``scripts/benchmark.py``
 calls the same functions: both measure the same code on the same data
 (Chapter 6's housing model, its training step with the same loss and
 metrics, the same batches) by the book's one timing method,
@@ -17,6 +17,8 @@ their spread). Only the number of passes may differ.
 * :func:`graph_timings_by_setting`: the same in two new Python processes,
   with and without the book's pinned numerics and op determinism (what they
   cost);
+* :func:`precision_timings`: a wider regressor trained in float32 and under
+  the mixed-precision policies (Chapter 9);
 * :func:`pipeline_timings`: Chapter 6's step fed by input pipelines with a
   slow ``map`` (:func:`pipeline`), in samples per second, with the share of
   each epoch spent waiting for data.
@@ -24,7 +26,7 @@ their spread). Only the number of passes may differ.
 Importing this module does not import TensorFlow; its functions do, so call
 :func:`utils.setup_chapter` first.
 
-Introduced in Chapter 6; used by Chapters 7 and 10 and ``scripts/benchmark.py``.
+Introduced in Chapter 6; used by Chapters 7, 9 and 10 and ``scripts/benchmark.py``.
 """
 
 from __future__ import annotations
@@ -697,6 +699,94 @@ def pipeline_timings(
     return PipelineTimings(
         timings=timings, waiting={label: waiting for label, _, waiting in rows[1:]}
     )
+
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+"""The dtype policies :func:`precision_timings` compares."""
+
+
+def precision_step(split, policy: str, *, width: int = 256, batch_size: int = 512):
+    """One pass of training steps on a wider housing regressor under a dtype policy.
+
+    The model has two ``Dense(width, relu)`` layers with ``dtype=policy`` and
+    a float32 output layer (Chapter 9's recipe: the last layer stays in
+    float32); under ``mixed_float16`` the SGD optimizer is wrapped in a
+    ``LossScaleOptimizer`` and the loss is scaled, as Chapter 9's loop does.
+    The returned function trains one ``tf.function`` step per batch over the
+    first 8 batches of the training set and returns the last loss.
+
+    Raises:
+        ValueError: ``policy`` is not one of :data:`PRECISIONS`, or ``width``
+            or ``batch_size`` is not an int >= 1.
+
+    Introduced in Chapter 9.
+    """
+    import keras
+    import tensorflow as tf
+
+    if policy not in PRECISIONS:
+        raise ValueError(f"policy must be one of {PRECISIONS}, got {policy!r}")
+    width = check_int("width", width, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    keras.utils.set_random_seed(SEED)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(split.X_train.shape[1],)),
+            keras.layers.Dense(width, activation="relu", dtype=policy),
+            keras.layers.Dense(width, activation="relu", dtype=policy),
+            keras.layers.Dense(1, dtype="float32"),
+        ]
+    )
+    optimizer = keras.optimizers.SGD(learning_rate=0.01)
+    scaled = policy == "mixed_float16"
+    if scaled:
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    loss_fn = keras.losses.MeanSquaredError()
+
+    @tf.function
+    def train_step(X_batch, y_batch):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y_batch, model(X_batch, training=True))
+            to_differentiate = optimizer.scale_loss(loss) if scaled else loss
+        grads = tape.gradient(to_differentiate, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    n = 8 * batch_size
+    X, y = tf.constant(split.X_train[:n]), tf.constant(split.y_train[:n])
+    batches = [(X[i : i + batch_size], y[i : i + batch_size]) for i in range(0, n, batch_size)]
+
+    def run():
+        for X_batch, y_batch in batches:
+            loss = train_step(X_batch, y_batch)
+        return float(loss)  # waits for the last step
+
+    run.samples = len(X)
+    return run
+
+
+def precision_timings(
+    split,
+    *,
+    policies: Sequence[str] = PRECISIONS,
+    passes: int = PASSES,
+    min_seconds: float = PASS_SECONDS,
+) -> list[Timing]:
+    """Time :func:`precision_step` under each policy, in samples per second.
+
+    Raises:
+        ValueError: a policy is not one of :data:`PRECISIONS`, ``passes`` is
+            not an int >= 1, or ``min_seconds`` is not a number >= 0.
+
+    Introduced in Chapter 9.
+    """
+    passes = check_int("passes", passes, minimum=1)
+    min_seconds = check_real("min_seconds", min_seconds, minimum=0.0)
+    runs = [(policy, precision_step(split, policy)) for policy in policies]
+    return [
+        time_it(run, items=run.samples, passes=passes, min_seconds=min_seconds, label=policy)
+        for policy, run in runs
+    ]
 
 
 def _serve(request: dict) -> None:
