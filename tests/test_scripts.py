@@ -435,3 +435,13 @@ def test_measure_run_times_keeps_the_benchmark_tables(tmp_path, monkeypatch):
     monkeypatch.setattr(measure_run_times, "ROOT", tmp_path)
     with pytest.raises(SystemExit, match="no benchmark tables to keep"):
         measure_run_times.kept_benchmarks()
+
+
+def test_the_run_times_page_says_whether_the_budget_holds():
+    from scripts import measure_run_times
+
+    budget = measure_run_times.RUN_BUDGET
+    within = measure_run_times.budget_line([{"seconds": budget - 1.0}])
+    over = measure_run_times.budget_line([{"seconds": budget / 2}, {"seconds": budget / 2 + 30}])
+    assert within.endswith(f"took {budget - 1} s, within it.")
+    assert over.endswith(f"took {budget + 30} s, **30 s over it**.")
