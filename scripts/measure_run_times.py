@@ -30,6 +30,9 @@ from scripts import run_notebooks  # noqa: E402
 from utils.reference import load_provenance, provenance_markdown  # noqa: E402
 
 PAGE = ROOT / "appendix" / "run_times.md"
+BENCH_HEADING = "## Speed tables (chapters 6, 7, 9 and 10)"
+"""The page's section whose benchmark block ``--keep-benchmarks`` keeps."""
+
 RUN_BUDGET = 240
 """The book's run budget: seconds for all chapters on 2 cores."""
 
@@ -114,9 +117,9 @@ def kept_benchmarks() -> list[str]:
         SystemExit: the page has no benchmark block to keep.
     """
     text = PAGE.read_text() if PAGE.is_file() else ""
-    start = text.find("```text", text.find("## Speed of training loops"))
+    start = text.find("```text", text.find(BENCH_HEADING))
     end = text.find("```", start + 1)
-    if "## Speed of training loops" not in text or start < 0 or end < 0:
+    if BENCH_HEADING not in text or start < 0 or end < 0:
         raise SystemExit(f"{PAGE.relative_to(ROOT)} has no benchmark tables to keep")
     return text[start : end + 3].splitlines()
 
@@ -162,7 +165,7 @@ def render(results, info, bench, today) -> str:
         "(see the README for the CUDA install); this page will list GPU times once they "
         "are measured rather than guessed.",
         "",
-        "## Speed tables (chapters 6, 7, 9 and 10)",
+        BENCH_HEADING,
         "",
         "The tables of [chapter 6](../chapters/06_custom_training_loops.ipynb), "
         "[chapter 7](../chapters/07_tf_function_and_graphs.ipynb), "

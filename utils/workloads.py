@@ -562,7 +562,10 @@ def slow_read(X_batch, y_batch):
     files: time during which the step has nothing to train on. It is a
     ``tf.numpy_function`` around ``time.sleep``, so it holds no core while
     it waits (as a read from disk or the network does), and several calls
-    can wait at once.
+    can wait at once. It is declared stateless (``stateful=False``): with op
+    determinism on, as in the book's setup, tf.data runs a stateful ``map``
+    function one call at a time whatever ``num_parallel_calls`` says; and a
+    ``tf.numpy_function`` costs less per call than a ``tf.py_function``.
 
     Introduced in Chapter 10.
     """
@@ -581,8 +584,10 @@ def pipeline(split, way: str, batches: int = 16):
     """One of :data:`PIPELINE_WAYS` over the first ``batches`` batches of the training set.
 
     ``"map"`` reads each batch with :func:`slow_read` when the loop asks for
-    it; tf.data's automatic prefetch (``inject_prefetch``) is turned off
-    throughout, so that nothing overlaps unless the pipeline says so.
+    it; tf.data's automatic prefetch (``inject_prefetch``) and its automatic
+    parallel ``map`` (``map_parallelization``, which applies to stateless
+    functions) are turned off throughout, so that nothing overlaps unless
+    the pipeline says so.
     ``"map, prefetch"`` adds ``prefetch(1)``: the next batch is read while
     the step trains on this one. ``"map, 4 parallel calls"`` reads four
     batches at once (``num_parallel_calls=4``, which also runs ahead of the
