@@ -17,6 +17,9 @@ executing anything; ``tests/test_notebooks.py`` checks every chapter is in it.
 cell) from ``utils/book.py``, without executing anything: the cell records
 the git tree hash of ``utils/`` (``BOOK_CODE``), so run it after every
 change to ``utils/`` (``tests/test_colab.py`` fails until then).
+``--check`` writes nothing: it lists every chapter that is not in the
+canonical form or whose setup cell is stale, and exits with 1 if any is (the
+pre-commit hook runs it).
 
 It also reports each notebook's wall time and the peak memory (RSS) of its
 kernel, which ``--times FILE`` writes as JSON.
@@ -226,6 +229,25 @@ def refresh_setup_cells(paths: list[Path]) -> list[Path]:
     return changed
 
 
+def stale_notebooks(paths: list[Path]) -> list[str]:
+    """One line per chapter that ``--normalise`` or ``--setup-cells`` would change.
+
+    Reads only: nothing is written.
+    """
+    source = setup_cell()
+    problems = []
+    for path in paths:
+        text = Path(path).read_text()
+        nb = nbformat.reads(text, as_version=4)
+        name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        if text != canonical_text(nb):
+            problems.append(f"{name}: not in the canonical form (run --normalise)")
+        cells = nb.cells
+        if len(cells) <= SETUP_CELL_INDEX or cells[SETUP_CELL_INDEX].source != source:
+            problems.append(f"{name}: its setup cell is stale (run --setup-cells)")
+    return problems
+
+
 def _kernel_peak_rss_mb(client: NotebookClient) -> float | None:
     """Peak resident memory of the kernel process, in MiB (Linux only)."""
     try:
@@ -294,6 +316,12 @@ def main(argv: list[str] | None = None) -> int:
         help="only rewrite the notebooks in the canonical form (no execution)",
     )
     parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if a chapter is not in the canonical form or "
+        "its setup cell is stale",
+    )
+    parser.add_argument(
         "--setup-cells",
         action="store_true",
         help="only rewrite each chapter's setup cell from utils/book.py (no execution; "
@@ -302,6 +330,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     default_environment()
     paths = chapters(parser, args.notebooks)
+    if args.check:
+        problems = stale_notebooks(paths)
+        for line in problems:
+            print(line, file=sys.stderr)
+        return 1 if problems else 0
     if args.normalise:
         for path in paths:
             path.write_text(canonical_text(nbformat.read(path, as_version=4)))

@@ -445,3 +445,33 @@ def test_the_run_times_page_says_whether_the_budget_holds():
     over = measure_run_times.budget_line([{"seconds": budget / 2}, {"seconds": budget / 2 + 30}])
     assert within.endswith(f"took {budget - 1} s, within it.")
     assert over.endswith(f"took {budget + 30} s, **30 s over it**.")
+
+
+def test_run_notebooks_check_lists_what_would_change_and_writes_nothing(tmp_path, capsys):
+    from scripts import run_notebooks
+
+    chapter = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))[0]
+    assert run_notebooks.stale_notebooks([chapter]) == []
+    assert run_notebooks.main(["--check", str(chapter)]) == 0
+    text = chapter.read_text()
+    stale = tmp_path / chapter.name
+    stale.write_text(text.replace(run_notebooks.setup_cell().splitlines()[0], "# old", 1)[:-1])
+    before = stale.read_text()
+    problems = run_notebooks.stale_notebooks([stale])
+    assert len(problems) == 2, problems
+    assert "canonical form" in problems[0] and "setup cell is stale" in problems[1]
+    assert stale.read_text() == before
+
+
+def test_the_pre_commit_hooks_run_the_books_own_tools():
+    import yaml
+
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    (repo,) = config["repos"]
+    assert repo["repo"] == "local"  # no network: the hooks come from .venv
+    entries = {hook["id"]: hook["entry"].split() for hook in repo["hooks"]}
+    assert entries["notebooks"][1:] == ["scripts/run_notebooks.py", "--check"]
+    for command in entries.values():
+        assert command[0].startswith(".venv/bin/"), command
+        script = [part for part in command if part.endswith(".py")]
+        assert all((ROOT / path).is_file() for path in script), command
