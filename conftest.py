@@ -253,7 +253,42 @@ def pytest_collection_modifyitems(session, config, items):
     for notebook, indices in sorted(by_notebook.items(), key=lambda kv: -kv[1][-1]):
         code_cells = sum(1 for cell in notebook.nb.cells if cell.cell_type == "code")
         if len(indices) == code_cells and indices == list(range(indices[0], indices[-1] + 1)):
-            items.insert(indices[-1] + 1, RunAllAgain.from_parent(notebook, name="Run all again"))
+            again = RunAllAgain.from_parent(notebook, name="Run all again")
+            again.add_marker(pytest.mark.slow)  # collected after the -m selection ran
+            items.insert(indices[-1] + 1, again)
+
+
+MODULE_MARKERS = {
+    "test_browser.py": ("browser", "slow"),
+    "test_pdf.py": ("pdf", "slow"),
+    # Every test of these starts Python processes or executes notebooks:
+    "test_benchmark.py": ("slow",),
+    "test_new_chapter.py": ("slow",),
+    "test_platform_outputs.py": ("slow",),
+    "test_rerun.py": ("slow",),
+}
+"""Markers given to every test of a module (see :func:`pytest_itemcollected`)."""
+
+SLOW_FIXTURES = frozenset({"built_book"})
+"""Fixtures that make a test slow: building the HTML book takes minutes."""
+
+
+def pytest_itemcollected(item):
+    """Mark the slow tiers, so that ``-m "not slow"`` is the fast loop.
+
+    ``slow``: every chapter cell (nbval executes the chapters), every test of
+    a module in :data:`MODULE_MARKERS` or using a fixture in
+    :data:`SLOW_FIXTURES`, and tests marked ``@pytest.mark.slow`` one by one;
+    ``browser`` and ``pdf``: the tests of the browser and the PDF edition.
+    Markers are added as each item is collected, before ``-m`` selects.
+    """
+    if getattr(item, "cell", None) is not None:
+        item.add_marker(pytest.mark.slow)
+        return
+    for name in MODULE_MARKERS.get(item.path.name, ()):
+        item.add_marker(getattr(pytest.mark, name))
+    if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        item.add_marker(pytest.mark.slow)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from scripts import gather_keras3_notes
 from utils.book import ROOT
 
@@ -70,6 +72,7 @@ def test_run_times_page_says_where_the_outputs_come_from():
     )
 
 
+@pytest.mark.slow  # starts processes
 def test_reproducibility_appendix_code_runs_and_its_asserts_hold():
     """The page's Python blocks run, in order, in a fresh process, and assert what it says."""
     from tests.python_runs import run_python

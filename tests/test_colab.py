@@ -122,6 +122,7 @@ def test_every_chapter_has_the_current_setup_cell():
     )
 
 
+@pytest.mark.slow  # starts processes
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_chapter_runs_as_on_colab(chapter, tmp_path, fake_remote, fake_colab, monkeypatch):
     nb = nbformat.read(ROOT / chapter, as_version=4)

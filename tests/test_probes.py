@@ -98,6 +98,7 @@ def test_a_verification_replaces_the_same_machines_older_one():
     assert again["verified"][0]["probes_that_differ"] == ["rsqrt"]
 
 
+@pytest.mark.slow  # starts processes
 def test_without_the_pins_this_cpu_computes_other_numbers(root, comparison):
     """Where the pins matter (AVX-512 or AMX), removing them changes some of this CPU's bits.
 

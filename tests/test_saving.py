@@ -165,6 +165,7 @@ print(folder)
 """
 
 
+@pytest.mark.slow  # starts processes
 def test_two_runs_at_once_keep_their_own_files(tmp_path):
     """Two processes run the same 'start afresh' cell at the same time: neither loses a file."""
     code = CONCURRENT.format(root=str(ROOT), artifacts=str(tmp_path / "artifacts"))

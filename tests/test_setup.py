@@ -15,6 +15,7 @@ ENV_LINE = re.compile(
 )
 
 
+@pytest.mark.slow  # starts processes
 def test_setup_chapter_prints_two_lines_and_silences_tensorflow(root):
     code = (
         "from utils import setup_chapter\n"
@@ -36,6 +37,7 @@ def test_setup_chapter_prints_two_lines_and_silences_tensorflow(root):
     assert result.stderr == "", f"TensorFlow wrote to stderr:\n{result.stderr}"
 
 
+@pytest.mark.slow  # starts processes
 def test_without_setup_tensorflow_is_noisy(root):
     """The control: the same work without setup_chapter() does log (so the test above can fail)."""
     code = (
@@ -48,6 +50,7 @@ def test_without_setup_tensorflow_is_noisy(root):
     assert result.stderr.strip() != ""
 
 
+@pytest.mark.slow  # starts processes
 def test_seeding_repeats_random_numbers(root):
     code = (
         "from utils import setup_chapter, set_seeds\n"
@@ -82,6 +85,7 @@ def test_environment_line_format():
     assert ENV_LINE.match(environment_line())
 
 
+@pytest.mark.slow  # starts processes
 def test_setup_pins_the_numerics_before_tensorflow_starts(root):
     code = (
         "from utils import setup_chapter\n"
@@ -95,6 +99,7 @@ def test_setup_pins_the_numerics_before_tensorflow_starts(root):
     assert result.stdout.split() == ["0", "AVX2", "2"]
 
 
+@pytest.mark.slow  # starts processes
 def test_pins_can_be_turned_off(root):
     code = (
         "from utils import setup_chapter\n"
@@ -110,6 +115,7 @@ def test_pins_can_be_turned_off(root):
     assert lines[2] == "None None"
 
 
+@pytest.mark.slow  # starts processes
 def test_pinning_after_tensorflow_was_imported_is_refused(root):
     code = "import tensorflow\nfrom utils import setup_chapter\nsetup_chapter()\n"
     result = run_python(code, root)
@@ -117,6 +123,7 @@ def test_pinning_after_tensorflow_was_imported_is_refused(root):
     assert "TensorFlow was imported before setup_chapter() could pin its numerics" in result.stderr
 
 
+@pytest.mark.slow  # starts processes
 def test_a_rerun_setup_cell_is_fine(root):
     """Running the setup cell twice in one kernel must not fail."""
     code = (

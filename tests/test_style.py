@@ -67,6 +67,7 @@ def python_files() -> list[Path]:
     return sorted((ROOT / "utils").glob("*.py")) + sorted((ROOT / "scripts").glob("*.py"))
 
 
+@pytest.mark.slow  # starts processes
 def test_no_code_is_copied_between_chapters_utils_and_scripts(tmp_path):
     report = duplicates(python_files() + extracted(tmp_path))
     assert not report, (
@@ -74,6 +75,7 @@ def test_no_code_is_copied_between_chapters_utils_and_scripts(tmp_path):
     )
 
 
+@pytest.mark.slow  # starts processes
 @pytest.mark.parametrize("where", ["script", "chapter"])
 def test_a_copied_block_is_caught(tmp_path, where):
     """The control: a chapter's longest cell, pasted into a script or another chapter."""

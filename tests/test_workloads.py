@@ -154,6 +154,7 @@ def test_graph_timings_rejects_bad_arguments(split, kwargs, message):
         workloads.graph_timings(split, **kwargs)
 
 
+@pytest.mark.slow  # starts processes
 def test_graph_timings_in_two_processes_with_and_without_the_pins():
     # Each process reports the settings it ran under: the pins and op
     # determinism on, or both off; the timings come back as Timing rows.
@@ -173,6 +174,7 @@ def test_graph_timings_in_two_processes_with_and_without_the_pins():
             assert len(row.seconds) == 2 and row.items % workloads.GRAPH_CALLS[name] == 0
 
 
+@pytest.mark.slow  # starts processes
 def test_a_failing_timing_process_says_why_and_leaves_nothing_running(monkeypatch):
     # A data folder that does not exist: each process fails in its setup,
     # and the error carries its stderr.

@@ -213,10 +213,10 @@ def differing_probes(reference: dict[str, str], current: dict[str, str]) -> list
 
 # What each probe stands for in the chapters, for the report.
 STANDS_FOR = {
-    "matmul": "matrix products, as in every Dense layer (chapters 2-9)",
+    "matmul": "matrix products, as in every Dense layer (chapters 2-10)",
     "reduce": "losses, metrics and statistics (chapters 1-9)",
-    "exp": "activations and losses (chapters 2-8)",
-    "softplus": "activations and losses (chapters 2-8)",
+    "exp": "activations and losses (chapters 2-10)",
+    "softplus": "activations and losses (chapters 2-10)",
     "fit": "training with fit() (chapters 2-4, 6, 7)",
     "loop": "the custom training loops (chapters 6-8)",
 }
