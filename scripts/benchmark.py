@@ -133,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     ch10 = workloads.pipeline_timings(split, **timing)
     print("Chapter 10: an input pipeline with a slow map (samples per second)")
     print(speed_table(ch10.timings, baseline="map"))
-    for way, shares in ch10.waiting.items():
-        print(f"  {way}: waiting for data {sorted(shares)[len(shares) // 2]:.0%} of the epoch")
+    for way, share in ch10.median_waiting().items():
+        print(f"  {way}: waiting for data {share:.0%} of the epoch")
     print()
 
     if not args.no_pins_table:

@@ -226,6 +226,7 @@ def test_pipeline_timings_time_every_way_and_record_the_waits(split):
     assert set(measured.waiting) == set(workloads.PIPELINE_WAYS)
     for way, shares in measured.waiting.items():
         assert shares and all(0 <= s <= 1 for s in shares), (way, shares)
+        assert min(shares) <= measured.median_waiting()[way] <= max(shares)
     # Two reads of READ_SECONDS each: a plain map waits at least that long per epoch.
     map_timing = measured.timings[1]
     assert min(map_timing.seconds) >= 2 * workloads.READ_SECONDS

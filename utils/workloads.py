@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -639,6 +640,10 @@ class PipelineTimings:
 
     timings: list[Timing]
     waiting: dict[str, list[float]]
+
+    def median_waiting(self) -> dict[str, float]:
+        """For each way, the median of its epochs' waiting shares."""
+        return {way: statistics.median(shares) for way, shares in self.waiting.items()}
 
 
 def pipeline_timings(
