@@ -1,8 +1,10 @@
 """Shared fixtures and the two test modes of the book (for tests/ and chapters/).
 
 This file sits at the repository's root so that it applies to the notebooks
-too, and so that pytest puts the root on ``sys.path``: ``import utils``
-works from any test, with ``pytest`` as with ``python -m pytest``.
+too, and so that pytest puts the root on ``sys.path`` (``pythonpath = .`` in
+``pytest.ini`` says so too): ``import booktools`` and ``import tests`` work
+from any test, with ``pytest`` as with ``python -m pytest``. The reader's
+package, ``tfcustom``, is installed (``pip install -e .``).
 
 **Default** (``./scripts/test``, and CI): every stored output of every
 chapter is compared with a fresh run. Outputs of cells not tagged
@@ -15,7 +17,7 @@ difference is listed at the end of the run.
 
 At the start and at the end of a run that executes chapters, the suite says
 whether this machine reproduces the reference machine's probes
-(``utils/reference.py``), and which differ. That is a report: it never
+(``booktools/reference.py``), and which differ. That is a report: it never
 stops a run, since only the comparison of the outputs decides.
 
 **Portable** (``./scripts/test --portable``): for another TensorFlow or
@@ -29,26 +31,23 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tfcustom.setup import numerics_pinned, pin_numerics
 
+from booktools.book import ROOT, use_default_data_dir
 from tests.outputs import PLATFORM_TAG, cell_tolerance, compare_outputs, flatten
-from utils.book import DATA_DIR_ENV, ROOT, data_dir, default_data_dir
-from utils.setup import numerics_pinned, pin_numerics
 
 # TensorFlow reads the pins once, at its first import, which may come from any
 # test module: pin before any of them is collected.
 if numerics_pinned():
     pin_numerics()
 
-if DATA_DIR_ENV not in os.environ and default_data_dir() is not None:
-    os.environ[DATA_DIR_ENV] = str(default_data_dir())
-
-MIRROR = data_dir() or (ROOT.parent / "shared" / "data").resolve()
+MIRROR = use_default_data_dir()
+"""The offline data folder the chapters read (``None``: scikit-learn downloads)."""
 
 PROBES = pytest.StashKey[dict]()
 """This run's probe comparison: {"reference", "here", "machine", "lines"} or {"error"}."""
@@ -107,15 +106,16 @@ def runs_chapters(config) -> bool:
 def probe_comparison(config) -> dict:
     """Compute this machine's probes once per run and compare them with the reference."""
     if PROBES not in config.stash:
-        from utils.reference import (
+        from tfcustom.machine import describe_machine
+        from tfcustom.setup import quiet_tensorflow
+
+        from booktools.reference import (
             PROVENANCE_PATH,
-            describe_machine,
             fingerprints,
             load_provenance,
             probe_report,
             run_probes,
         )
-        from utils.setup import quiet_tensorflow
 
         quiet_tensorflow()
         path = config.getoption("--book-provenance") or PROVENANCE_PATH
@@ -320,7 +320,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 def _record_verification(terminalreporter, exitstatus, config, tolerated: int) -> str:
     """Record a passing full run in the provenance file; return what was done."""
-    from utils.reference import (
+    from booktools.reference import (
         PROVENANCE_PATH,
         differing_probes,
         load_provenance,
@@ -371,9 +371,9 @@ def portable_mode(request) -> bool:
 @pytest.fixture(scope="session")
 def mirror_dir() -> Path:
     """The folder of the offline housing mirror (see README, "Offline data")."""
-    if not (MIRROR / "cal_housing.data.gz").is_file():
+    if MIRROR is None or not (MIRROR / "cal_housing.data.gz").is_file():
         pytest.fail(
-            f"the offline mirror {MIRROR}/cal_housing.data.gz is missing; "
+            f"the offline mirror {MIRROR or '../shared/data'}/cal_housing.data.gz is missing; "
             "set BOOK_DATA_DIR (the README's 'Offline data' section says how)"
         )
     return MIRROR

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from utils.book import ROOT
+from booktools.book import ROOT
 
 
 def run_python(code: str, root, **env_changes) -> subprocess.CompletedProcess:

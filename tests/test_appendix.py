@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from scripts import gather_keras3_notes
-from utils.book import ROOT
+from booktools import gather_keras3_notes
+from booktools.book import ROOT
 
 
 def test_keras3_appendix_is_up_to_date():
@@ -15,7 +15,7 @@ def test_keras3_appendix_is_up_to_date():
     assert not problems, problems
     assert notes, "no chapter has a labelled Keras 2 → 3 note"
     assert gather_keras3_notes.APPENDIX.read_text() == gather_keras3_notes.render(notes), (
-        "appendix/keras2_to_3.md is out of date: run python scripts/gather_keras3_notes.py"
+        "appendix/keras2_to_3.md is out of date: run python -m booktools.gather_keras3_notes"
     )
 
 
@@ -57,18 +57,18 @@ def test_run_times_page_covers_every_chapter():
         )
         assert row, (
             f"appendix/run_times.md has no measured row for {path.stem}: "
-            "re-run scripts/measure_run_times.py"
+            "re-run booktools/measure_run_times.py"
         )
     assert "## Chapters on a GPU" in page and "## The machine" in page
 
 
 def test_run_times_page_says_where_the_outputs_come_from():
-    from utils.reference import load_provenance, provenance_markdown
+    from booktools.reference import load_provenance, provenance_markdown
 
     page = (ROOT / "appendix" / "run_times.md").read_text()
     assert provenance_markdown(load_provenance()) in page, (
         "appendix/run_times.md does not show chapters/provenance.json: re-run "
-        "scripts/run_notebooks.py (it updates the section) or scripts/measure_run_times.py"
+        "booktools/run_notebooks.py (it updates the section) or booktools/measure_run_times.py"
     )
 
 
@@ -87,7 +87,7 @@ def test_reproducibility_appendix_code_runs_and_its_asserts_hold():
 
 
 def test_reproducibility_appendix_names_every_pin():
-    from utils.setup import PINNED_NUMERICS
+    from tfcustom.setup import PINNED_NUMERICS
 
     page = (ROOT / "appendix" / "reproducibility.md").read_text()
     for name, value in PINNED_NUMERICS.items():

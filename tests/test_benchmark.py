@@ -1,4 +1,4 @@
-"""scripts/benchmark.py runs end to end and prints every table.
+"""booktools/benchmark.py runs end to end and prints every table.
 
 A smoke test with the smallest counts: it checks that the script works, not
 how fast anything is (the timings themselves are never asserted).
@@ -14,7 +14,7 @@ import pytest
 
 def run_benchmark(root, *args, timeout=600):
     return subprocess.run(
-        [sys.executable, "scripts/benchmark.py", *args],
+        [sys.executable, "booktools/benchmark.py", *args],
         cwd=root,
         capture_output=True,
         text=True,
@@ -64,7 +64,7 @@ def test_benchmark_prints_every_table(root, mirror_dir):
 
 def test_benchmark_defaults_are_the_chapters_sizes(root):
     """The benchmark times what the chapters time: their calls pass the same sizes."""
-    from scripts.benchmark import CHAPTER_SIZES
+    from booktools.benchmark import CHAPTER_SIZES
 
     ch6 = (root / "chapters" / "06_custom_training_loops.ipynb").read_text()
     ch7 = (root / "chapters" / "07_tf_function_and_graphs.ipynb").read_text()

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tfcustom import book
 
-from utils import book
-from utils.book import ROOT
+from booktools.book import ROOT
 
 
 def toc_files() -> list[str]:

@@ -21,10 +21,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from tfcustom import book
 
+from booktools.book import ROOT
 from tests.site_checks import PAGE_FACTS_JS, console_problems, page_problems
-from utils import book
-from utils.book import ROOT
 
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

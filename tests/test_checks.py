@@ -1,11 +1,10 @@
-"""Tests of utils.checks: one set of rules for every helper's arguments."""
+"""Tests of tfcustom.checks: one set of rules for every helper's arguments."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from utils.checks import check_fraction, check_int, check_real
+from tfcustom.checks import check_fraction, check_int, check_real
 
 
 def test_integers_numpy_included_bool_excluded():

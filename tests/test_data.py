@@ -1,4 +1,4 @@
-"""Tests of utils.data: the housing loader and the standard split."""
+"""Tests of tfcustom.data: the housing loader and the standard split."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from utils import book
-from utils import data as data_mod
-from utils.data import HousingDataUnavailable, housing_split, load_california_housing
+from tfcustom import book
+from tfcustom import data as data_mod
+from tfcustom.data import HousingDataUnavailable, housing_split, load_california_housing
 
 # Column means of fetch_california_housing().data, from ../shared/data/README.md.
 REFERENCE_MEANS = {

@@ -5,7 +5,7 @@ in" lines, which d2l generates). Here they are written by hand and checked
 against the chapters' code, so that they cannot drift:
 
 - a module imported by a chapter says "Introduced in Chapter N", N being the
-  first chapter that imports it (directly, or through ``utils.setup``, which
+  first chapter that imports it (directly, or through ``tfcustom.setup``, which
   every chapter's setup cell runs), and its "used by Chapter(s) ..." list, when
   it has one, names exactly the later chapters that import it;
 - a function or class whose docstring names a chapter is introduced there:
@@ -21,7 +21,7 @@ import re
 import nbformat
 import pytest
 
-from utils.book import ROOT, chapter_paths
+from booktools.book import ROOT, chapter_paths
 
 UTILS = ROOT / "utils"
 INTRODUCED = re.compile(r"Introduced in Chapter (\d+)")

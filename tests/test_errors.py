@@ -1,10 +1,9 @@
-"""Tests of utils.errors: a lesson's expected error, shown by its gist and checked."""
+"""Tests of tfcustom.errors: a lesson's expected error, shown by its gist and checked."""
 
 from __future__ import annotations
 
 import pytest
-
-from utils.errors import expect_error, gist
+from tfcustom.errors import expect_error, gist
 
 
 def test_prints_the_type_and_first_sentence(capsys):
@@ -90,7 +89,7 @@ def test_bad_arguments(args, kwargs):
 def test_expect_warning_prints_the_matching_one(capsys):
     import warnings
 
-    from utils.errors import expect_warning
+    from tfcustom.errors import expect_warning
 
     with expect_warning(UserWarning, r"does not \w+ masking") as found:
         warnings.warn("Other. Words.", DeprecationWarning, stacklevel=1)
@@ -108,7 +107,7 @@ def test_expect_warning_prints_the_matching_one(capsys):
 def test_expect_warning_fails_without_one():
     import warnings
 
-    from utils.errors import expect_warning
+    from tfcustom.errors import expect_warning
 
     with pytest.raises(AssertionError, match=r"expected a UserWarning; the warnings were: \[\]"):
         with expect_warning(UserWarning):

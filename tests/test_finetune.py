@@ -1,18 +1,16 @@
-"""Tests of utils.finetune: the data splits, exact pairing, and the same arithmetic as Keras."""
+"""Tests of tfcustom.finetune: the data splits, exact pairing, and the same arithmetic as Keras."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from utils.setup import quiet_tensorflow
+from tfcustom.setup import quiet_tensorflow
 
 quiet_tensorflow()
 
 import keras  # noqa: E402
-
-from utils import finetune  # noqa: E402
-from utils.finetune import (  # noqa: E402
+from tfcustom import finetune  # noqa: E402
+from tfcustom.finetune import (  # noqa: E402
     Training,
     Variant,
     fine_tune,

@@ -1,15 +1,13 @@
-"""Tests for utils.gradcheck (introduced in Chapter 5)."""
+"""Tests for tfcustom.gradcheck (introduced in Chapter 5)."""
 
 import numpy as np
 import pytest
-
-from utils import quiet_tensorflow
+from tfcustom import quiet_tensorflow
 
 quiet_tensorflow()
 
 import tensorflow as tf  # noqa: E402
-
-from utils.gradcheck import (  # noqa: E402
+from tfcustom.gradcheck import (  # noqa: E402
     GradCheckReport,
     GradientMismatch,
     autodiff_gradients,

@@ -1,4 +1,4 @@
-"""A new chapter from scripts/new_chapter.py passes the hygiene tests once executed.
+"""A new chapter from booktools/new_chapter.py passes the hygiene tests once executed.
 
 The skeleton is written and executed outside the repository (with a link to
 utils/, as the chapters find it), then put through every hygiene check of
@@ -12,10 +12,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from scripts import new_chapter
-from scripts.run_notebooks import canonical_text, is_canonical
+from booktools import new_chapter
+from booktools.book import ROOT
+from booktools.run_notebooks import canonical_text, is_canonical
 from tests import test_notebooks as hygiene
-from utils.book import ROOT
 
 CHECKS = [
     hygiene.test_valid_notebook_with_python3_kernel,

@@ -11,9 +11,9 @@ import re
 
 import nbformat
 import pytest
+from tfcustom import book
 
-from utils import book
-from utils.book import ROOT
+from booktools.book import ROOT
 
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 NOISE = re.compile(
@@ -60,7 +60,7 @@ def test_executed_in_order(notebook):
     counts = [c.execution_count for c in code_cells(nb)]
     assert counts == list(range(1, len(counts) + 1)), (
         f"{path.name}: execution counts {counts[:10]}... are not 1..n; re-run it with "
-        "scripts/run_notebooks.py"
+        "booktools/run_notebooks.py"
     )
     for cell in code_cells(nb):
         for out in cell.outputs:
@@ -95,7 +95,7 @@ def test_no_warnings_or_log_noise(notebook):
 def prints_a_caught_error(source: str) -> bool:
     """Whether code catches an exception and prints something in the handler.
 
-    A lesson shows an expected error with ``utils.errors.expect_error``,
+    A lesson shows an expected error with ``tfcustom.errors.expect_error``,
     which also fails when nothing is raised; a hand-written ``try``/
     ``except`` that prints (often a message cut with ``split`` or a regex)
     would pass silently when the error stops happening.
@@ -129,7 +129,7 @@ def test_expected_errors_are_shown_with_expect_error(notebook):
     for cell in code_cells(nb):
         assert not prints_a_caught_error(cell.source), (
             f"{path.name}, cell {cell.execution_count} prints a caught exception: show it "
-            "with utils.errors.expect_error (CONTRIBUTING.md, 'Outputs that verify everywhere')"
+            "with tfcustom.errors.expect_error (CONTRIBUTING.md, 'Outputs that verify everywhere')"
         )
 
 
@@ -144,8 +144,8 @@ def test_opening_cells(notebook):
     setup = code_cells(nb)[0]
     assert setup.source == book.setup_cell(), (
         f"{path.name}: the first code cell is not the shared setup cell "
-        "(utils/book.py holds its text; after changing utils/, refresh every chapter's "
-        "with: .venv/bin/python scripts/run_notebooks.py --setup-cells)"
+        "(booktools/book.py holds its text; after changing utils/, refresh every chapter's "
+        "with: .venv/bin/python -m booktools.run_notebooks --setup-cells)"
     )
     assert "hide-input" in setup.metadata.get("tags", [])
 
@@ -257,19 +257,19 @@ def test_platform_dependent_cells_are_tagged_where_they_print(notebook):
 
 
 def test_stored_in_the_canonical_form(notebook):
-    """Stored exactly as scripts/run_notebooks.py writes it: diffs show content only."""
-    from scripts.run_notebooks import is_canonical
+    """Stored exactly as booktools/run_notebooks.py writes it: diffs show content only."""
+    from booktools.run_notebooks import is_canonical
 
     path, _ = notebook
     assert is_canonical(path), (
         f"{path.name} is not in the book's canonical form (saved by Jupyter?): run "
-        f"python scripts/run_notebooks.py --normalise {path.relative_to(ROOT)}"
+        f"python -m booktools.run_notebooks --normalise {path.relative_to(ROOT)}"
     )
 
 
 def test_a_notebook_saved_by_jupyter_is_not_canonical(tmp_path):
     """The control: what plain Jupyter writes (timestamps, its own metadata) is caught."""
-    from scripts.run_notebooks import canonical_text, is_canonical
+    from booktools.run_notebooks import canonical_text, is_canonical
 
     nb = nbformat.read(CHAPTERS[0], as_version=4)
     path = tmp_path / "chapter.ipynb"
@@ -302,7 +302,7 @@ def test_chapters_write_only_into_their_runs_folder(notebook):
         for pattern in (r"""["']artifacts/""", r"\brmtree\(", r"\bos\.remove\(", r"\.unlink\("):
             assert not re.search(pattern, cell.source), (
                 f"{path.name}, cell {cell.execution_count} matches {pattern!r}: write through "
-                "utils.saving.artifact_path(name) (fresh=True for an empty folder) instead"
+                "tfcustom.saving.artifact_path(name) (fresh=True for an empty folder) instead"
             )
 
 

@@ -1,7 +1,7 @@
 """The PDF edition: built once per test run, then checked page by page.
 
 The fixture builds the PDF exactly as ``./scripts/build-book --pdf`` does
-(``scripts/build_pdf.py``: Sphinx's LaTeX builder with warnings as errors,
+(``booktools/build_pdf.py``: Sphinx's LaTeX builder with warnings as errors,
 then XeLaTeX), and then the HTML book beside it, which must link it. The
 checks read the PDF with poppler's tools: ``pdftotext`` for the text and the
 position of every word, ``pdfimages`` for the figures, ``pdftoppm`` to render
@@ -31,10 +31,10 @@ import nbformat
 import pytest
 import yaml
 from PIL import Image
+from tfcustom import book
 
-from scripts import build_pdf
-from utils import book
-from utils.book import ROOT
+from booktools import build_pdf
+from booktools.book import ROOT
 
 PAGES = (150, 270)
 """Expected page count: 128 on 2026-11-30, 201 on 2026-12-06 (issue 21's
@@ -465,7 +465,7 @@ def test_missing_tex_gives_one_message_naming_the_packages(monkeypatch, capsys):
 
 
 def test_ci_and_readme_install_what_the_pdf_needs():
-    """One list of packages (scripts/build_pdf.py); CI and the README follow it."""
+    """One list of packages (booktools/build_pdf.py); CI and the README follow it."""
     ci = (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
     for package in build_pdf.DEBIAN_PACKAGES + build_pdf.TEST_PACKAGES:

@@ -17,6 +17,8 @@ import re
 import nbformat
 import pytest
 
+from booktools.book import chapter_paths
+from booktools.reference import load_provenance
 from tests.outputs import (
     DEFAULT_UNITS,
     DESCRIBES_MACHINE,
@@ -27,8 +29,6 @@ from tests.outputs import (
     last_digit_unit,
 )
 from tests.python_runs import run_pytest, scratch_folder
-from utils.book import chapter_paths
-from utils.reference import load_provenance
 
 TAGGED = {"tags": [PLATFORM_TAG]}
 

@@ -1,4 +1,4 @@
-"""Tests of utils.plotting: the book's figure style."""
+"""Tests of tfcustom.plotting: the book's figure style."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-
-from utils.plotting import BOOK_STYLE, PALETTE, use_book_style
+from tfcustom.plotting import BOOK_STYLE, PALETTE, use_book_style
 
 
 def test_book_style_is_applied():

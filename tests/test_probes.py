@@ -1,7 +1,7 @@
 """The probe report: does this machine compute the reference machine's bits?
 
 At the start and the end of a run that executes chapters, ``conftest.py``
-prints :func:`utils.reference.probe_report`: this machine, the reference
+prints :func:`booktools.reference.probe_report`: this machine, the reference
 machine, and which probes differ. It is a report, never a verdict: whether
 the book passes is decided by comparing the chapters' outputs themselves
 (``tests/outputs.py``; the whole path on a machine whose probes differ is
@@ -13,19 +13,19 @@ from __future__ import annotations
 import json
 
 import pytest
+from tfcustom.machine import isa_class
 
-from conftest import probe_comparison
-from tests.python_runs import run_python
-from utils.reference import (
+from booktools.reference import (
     PROVENANCE_PATH,
     differing_probes,
     fingerprints,
-    isa_class,
     load_provenance,
     probe_report,
     record_verification,
     run_probes,
 )
+from conftest import probe_comparison
+from tests.python_runs import run_python
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +39,8 @@ def comparison(request) -> dict:
 def test_the_reference_covers_every_probe(comparison):
     reference = load_provenance()["reference"]
     assert sorted(reference["fingerprints"]) == sorted(comparison["here"]), (
-        f"{PROVENANCE_PATH.name} lists other probes than utils.reference.run_probes() "
-        "computes: re-run scripts/run_notebooks.py --new-reference"
+        f"{PROVENANCE_PATH.name} lists other probes than booktools.reference.run_probes() "
+        "computes: re-run booktools/run_notebooks.py --new-reference"
     )
 
 
@@ -114,9 +114,9 @@ def test_without_the_pins_this_cpu_computes_other_numbers(root, comparison):
         )
     code = (
         "import json\n"
-        "from utils import setup_chapter\n"
+        "from tfcustom import setup_chapter\n"
         "setup_chapter(verbose=False)\n"
-        "from utils.reference import fingerprints, run_probes\n"
+        "from booktools.reference import fingerprints, run_probes\n"
         "print(json.dumps(fingerprints(run_probes())))\n"
     )
     result = run_python(code, root, BOOK_PIN_NUMERICS="0")

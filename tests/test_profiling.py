@@ -8,15 +8,13 @@ relies on are the ones this TensorFlow writes.
 from __future__ import annotations
 
 import pytest
-
-from utils import quiet_tensorflow
+from tfcustom import quiet_tensorflow
 
 quiet_tensorflow()
 
 import tensorflow as tf  # noqa: E402
-
-from utils import profiling  # noqa: E402
-from utils.profiling import Event, busy_ps, load_trace, step_profiles  # noqa: E402
+from tfcustom import profiling  # noqa: E402
+from tfcustom.profiling import Event, busy_ps, load_trace, step_profiles  # noqa: E402
 
 
 def write_trace(folder, lines):

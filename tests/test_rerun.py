@@ -13,12 +13,12 @@ import re
 import nbformat
 import pytest
 
+from booktools.book import ROOT
 from tests.python_runs import run_pytest, scratch_folder
-from utils.book import ROOT
 
 SETUP = (
     "import sys\nsys.path.insert(0, {root!r})\n"
-    "from utils import setup_chapter\n\nsetup_chapter(verbose=False)"
+    "from tfcustom import setup_chapter\n\nsetup_chapter(verbose=False)"
 )
 
 

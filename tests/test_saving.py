@@ -7,16 +7,15 @@ import sys
 
 import numpy as np
 import pytest
+from tfcustom import quiet_tensorflow
 
-from utils import quiet_tensorflow
-from utils.book import ROOT
+from booktools.book import ROOT
 
 quiet_tensorflow()
 
 import keras  # noqa: E402
-
-from utils import saving  # noqa: E402
-from utils.saving import (  # noqa: E402
+from tfcustom import saving  # noqa: E402
+from tfcustom.saving import (  # noqa: E402
     artifact_path,
     assert_roundtrip,
     assert_same_predictions,
@@ -155,7 +154,7 @@ def test_a_fresh_folder_is_emptied_only_inside_this_run(tmp_path, monkeypatch):
 CONCURRENT = """\
 import sys, time
 sys.path.insert(0, {root!r})
-from utils import saving
+from tfcustom import saving
 saving.ARTIFACTS_DIR = saving.Path({artifacts!r})
 folder = saving.artifact_path("ch06/checkpoints", fresh=True)
 (folder / "ckpt-1").write_text("mine")

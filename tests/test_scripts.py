@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from utils.book import ROOT
+from booktools.book import ROOT
 
 SCRIPTS = ROOT / "scripts"
 NEEDED = re.search(r'needed="([^"]*)"', (SCRIPTS / "ensure-env").read_text()).group(1).split()
@@ -402,8 +402,8 @@ def test_gather_keras3_notes_refuses_an_unknown_argument():
 
 def test_run_notebooks_writes_on_another_cpu_but_not_on_another_stack():
     """A differing probe is noted (outputs are checked anyway); another stack is refused."""
-    from scripts.run_notebooks import check_reference, probe_note
-    from utils.reference import load_provenance
+    from booktools.reference import load_provenance
+    from booktools.run_notebooks import check_reference, probe_note
 
     provenance = load_provenance()
     reference = provenance["reference"]
@@ -424,7 +424,7 @@ def test_run_notebooks_writes_on_another_cpu_but_not_on_another_stack():
 
 def test_measure_run_times_keeps_the_benchmark_tables(tmp_path, monkeypatch):
     """--keep-benchmarks writes back the page's benchmark block, or refuses."""
-    from scripts import measure_run_times
+    from booktools import measure_run_times
 
     kept = measure_run_times.kept_benchmarks()
     assert kept[0] == "```text" and kept[-1] == "```" and len(kept) > 10
@@ -438,7 +438,7 @@ def test_measure_run_times_keeps_the_benchmark_tables(tmp_path, monkeypatch):
 
 
 def test_the_run_times_page_says_whether_the_budget_holds():
-    from scripts import measure_run_times
+    from booktools import measure_run_times
 
     budget = measure_run_times.RUN_BUDGET
     within = measure_run_times.budget_line([{"seconds": budget - 1.0}])
@@ -448,7 +448,7 @@ def test_the_run_times_page_says_whether_the_budget_holds():
 
 
 def test_run_notebooks_check_lists_what_would_change_and_writes_nothing(tmp_path, capsys):
-    from scripts import run_notebooks
+    from booktools import run_notebooks
 
     chapter = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))[0]
     assert run_notebooks.stale_notebooks([chapter]) == []
@@ -470,7 +470,7 @@ def test_the_pre_commit_hooks_run_the_books_own_tools():
     (repo,) = config["repos"]
     assert repo["repo"] == "local"  # no network: the hooks come from .venv
     entries = {hook["id"]: hook["entry"].split() for hook in repo["hooks"]}
-    assert entries["notebooks"][1:] == ["scripts/run_notebooks.py", "--check"]
+    assert entries["notebooks"][1:] == ["booktools/run_notebooks.py", "--check"]
     for command in entries.values():
         assert command[0].startswith(".venv/bin/"), command
         script = [part for part in command if part.endswith(".py")]

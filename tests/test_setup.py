@@ -1,4 +1,4 @@
-"""Tests of utils.setup: quiet imports, seeding, the environment line."""
+"""Tests of tfcustom.setup: quiet imports, seeding, the environment line."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ ENV_LINE = re.compile(
 @pytest.mark.slow  # starts processes
 def test_setup_chapter_prints_two_lines_and_silences_tensorflow(root):
     code = (
-        "from utils import setup_chapter\n"
+        "from tfcustom import setup_chapter\n"
         "setup_chapter()\n"
         "import tensorflow as tf, keras\n"
         "x = tf.constant([[1.0, 2.0]])\n"
@@ -53,7 +53,7 @@ def test_without_setup_tensorflow_is_noisy(root):
 @pytest.mark.slow  # starts processes
 def test_seeding_repeats_random_numbers(root):
     code = (
-        "from utils import setup_chapter, set_seeds\n"
+        "from tfcustom import setup_chapter, set_seeds\n"
         "setup_chapter(seed=7, verbose=False)\n"
         "import random, numpy as np, tensorflow as tf\n"
         "a = (random.random(), np.random.rand(), float(tf.random.uniform(())))\n"
@@ -72,14 +72,14 @@ def test_seeding_repeats_random_numbers(root):
 
 @pytest.mark.parametrize("bad", [-1, 1.5, "42", True, None, np.int64(-3)])
 def test_setup_chapter_rejects_bad_seeds(bad):
-    from utils import setup_chapter
+    from tfcustom import setup_chapter
 
     with pytest.raises(ValueError, match="seed"):
         setup_chapter(seed=bad, verbose=False)
 
 
 def test_environment_line_format():
-    from utils import environment_line, quiet_tensorflow
+    from tfcustom import environment_line, quiet_tensorflow
 
     quiet_tensorflow()
     assert ENV_LINE.match(environment_line())
@@ -88,7 +88,7 @@ def test_environment_line_format():
 @pytest.mark.slow  # starts processes
 def test_setup_pins_the_numerics_before_tensorflow_starts(root):
     code = (
-        "from utils import setup_chapter\n"
+        "from tfcustom import setup_chapter\n"
         "setup_chapter(verbose=False)\n"
         "import os, tensorflow as tf\n"
         "print(os.environ['TF_ENABLE_ONEDNN_OPTS'], os.environ['ONEDNN_MAX_CPU_ISA'],\n"
@@ -102,7 +102,7 @@ def test_setup_pins_the_numerics_before_tensorflow_starts(root):
 @pytest.mark.slow  # starts processes
 def test_pins_can_be_turned_off(root):
     code = (
-        "from utils import setup_chapter\n"
+        "from tfcustom import setup_chapter\n"
         "setup_chapter()\n"
         "import os\n"
         "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'),\n"
@@ -117,7 +117,7 @@ def test_pins_can_be_turned_off(root):
 
 @pytest.mark.slow  # starts processes
 def test_pinning_after_tensorflow_was_imported_is_refused(root):
-    code = "import tensorflow\nfrom utils import setup_chapter\nsetup_chapter()\n"
+    code = "import tensorflow\nfrom tfcustom import setup_chapter\nsetup_chapter()\n"
     result = run_python(code, root)
     assert result.returncode != 0
     assert "TensorFlow was imported before setup_chapter() could pin its numerics" in result.stderr
@@ -127,7 +127,7 @@ def test_pinning_after_tensorflow_was_imported_is_refused(root):
 def test_a_rerun_setup_cell_is_fine(root):
     """Running the setup cell twice in one kernel must not fail."""
     code = (
-        "from utils import setup_chapter\n"
+        "from tfcustom import setup_chapter\n"
         "setup_chapter(verbose=False)\n"
         "import tensorflow as tf\n"
         "tf.constant(1.0) + 1\n"
@@ -141,7 +141,7 @@ def test_a_rerun_setup_cell_is_fine(root):
 
 @pytest.mark.parametrize("value", ["2", "maybe"])
 def test_a_bad_pin_switch_is_refused(monkeypatch, value):
-    from utils import numerics_pinned
+    from tfcustom import numerics_pinned
 
     monkeypatch.setenv("BOOK_PIN_NUMERICS", value)
     with pytest.raises(ValueError, match="BOOK_PIN_NUMERICS"):
@@ -149,8 +149,8 @@ def test_a_bad_pin_switch_is_refused(monkeypatch, value):
 
 
 def test_setup_chapter_accepts_numpy_seeds():
-    """A NumPy integer is a seed like any other (utils.checks decides for every helper)."""
-    from utils import setup_chapter
+    """A NumPy integer is a seed like any other (tfcustom.checks decides for every helper)."""
+    from tfcustom import setup_chapter
 
     setup_chapter(seed=np.int64(3), verbose=False)
 
@@ -163,7 +163,7 @@ def test_quiet_tensorflow_leaves_warning_filters_alone(monkeypatch):
     """
     import warnings
 
-    from utils.setup import quiet_tensorflow
+    from tfcustom.setup import quiet_tensorflow
 
     for key in ("TF_CPP_MIN_LOG_LEVEL", "ABSL_MIN_LOG_LEVEL"):
         monkeypatch.delenv(key, raising=False)

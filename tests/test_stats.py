@@ -1,12 +1,11 @@
-"""Tests of utils.stats: intervals, paired tests, splits and seeds, power."""
+"""Tests of tfcustom.stats: intervals, paired tests, splits and seeds, power."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from scipy import stats
-
-from utils.stats import (
+from tfcustom.stats import (
     across_splits,
     equivalence,
     holm,

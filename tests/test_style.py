@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from utils.book import ROOT, chapter_paths
+from booktools.book import ROOT, chapter_paths
 
 SOURCES = ["utils", "scripts", "tests", "conftest.py", "chapters"]
 

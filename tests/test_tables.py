@@ -1,10 +1,9 @@
-"""Tests of utils.tables."""
+"""Tests of tfcustom.tables."""
 
 from __future__ import annotations
 
 import pytest
-
-from utils.tables import format_table
+from tfcustom.tables import format_table
 
 
 def test_format_table_rounds_and_aligns():

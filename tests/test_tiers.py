@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from utils.book import ROOT
+from booktools.book import ROOT
 
 
 def collected(*args: str) -> list[str]:

@@ -11,9 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.container import BarContainer
-
-from utils.tables import format_table
-from utils.timing import (
+from tfcustom.tables import format_table
+from tfcustom.timing import (
     Timing,
     calls_per_pass,
     plot_throughput,

@@ -1,4 +1,4 @@
-"""Tests of utils.versions: the supported range and the early, clear stop."""
+"""Tests of tfcustom.versions: the supported range and the early, clear stop."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import subprocess
 import sys
 
 import pytest
-
-from utils import book, versions
-from utils.versions import (
+from tfcustom import book, versions
+from tfcustom.versions import (
     MIN_VERSIONS,
     TESTED_VERSIONS,
     UnsupportedVersionError,

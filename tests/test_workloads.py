@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from utils import quiet_tensorflow
+from tfcustom import quiet_tensorflow
 
 quiet_tensorflow()
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
-
-from utils import workloads  # noqa: E402
-from utils.data import housing_split  # noqa: E402
-from utils.timing import Timing  # noqa: E402
+from tfcustom import workloads  # noqa: E402
+from tfcustom.data import housing_split  # noqa: E402
+from tfcustom.timing import Timing  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ Where the data comes from:
   "Offline data" section), that file is read, its checksum verified and
   scikit-learn's own transformation applied, so the result is identical to
   :func:`sklearn.datasets.fetch_california_housing`. A relative
-  ``BOOK_DATA_DIR`` is read from the repository's root, not from the current
-  folder (:func:`utils.book.data_dir`), so that a kernel in ``chapters/``
-  finds what the shell at the root names.
+  ``BOOK_DATA_DIR`` is read from the book's clone, not from the current
+  folder (:func:`env_data_dir`), so that a kernel in ``chapters/`` finds
+  what the shell at the root names.
 * Otherwise scikit-learn is asked for it, which uses its cache or downloads it.
 * If neither works, :class:`HousingDataUnavailable` says what to do, with
   every path in it absolute.
@@ -37,9 +37,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import book
-from .book import DATA_DIR_ENV
 from .checks import check_fraction
+
+DATA_DIR_ENV = "BOOK_DATA_DIR"
+"""The environment variable that names a folder holding ``cal_housing.data.gz``."""
+
+_SOURCE = Path(__file__).resolve().parent
+CLONE_ROOT = _SOURCE.parent if (_SOURCE.parent / "pyproject.toml").is_file() else None
+"""The clone when the package runs from its ``utils/`` (``pip install -e .``), else ``None``."""
 
 MIRROR_FILENAME = "cal_housing.data.gz"
 MIRROR_SHA256 = "d3d8a1a722ae78f91134862727d27a70b1415e7d512a89140406248687f4b902"
@@ -63,16 +68,33 @@ class HousingDataUnavailable(RuntimeError):
     """Raised when the housing data can be read neither offline nor online."""
 
 
+def env_data_dir() -> Path | None:
+    """The folder that ``BOOK_DATA_DIR`` names, as an absolute path, or ``None`` when unset.
+
+    ``~`` is expanded first. A relative value is read from the book's
+    clone, :data:`CLONE_ROOT`, never from the current folder: a notebook's
+    kernel runs in ``chapters/``, a shell in the clone's root, and the same
+    setting must name the same folder in both. So ``BOOK_DATA_DIR=../data``
+    means ``data`` beside the clone, wherever it is read. Where the package
+    was installed from a wheel there is no clone, and a relative value is
+    read from the current folder.
+    """
+    value = os.environ.get(DATA_DIR_ENV)
+    if not value:
+        return None
+    return ((CLONE_ROOT or Path.cwd()) / Path(value).expanduser()).resolve()
+
+
 def _help_message(reason: str) -> str:
-    mirror = book.default_data_dir()
-    example = shlex.quote(str(mirror)) if mirror else "/absolute/path/to/the/folder"
+    example = "/absolute/path/to/the/folder"
+    base = f"the book's clone, {CLONE_ROOT}" if CLONE_ROOT else "the current folder"
     return (
         f"The California housing data could not be loaded ({reason}).\n"
         "Either run once with internet access, so that scikit-learn downloads and "
         "caches it, or point the environment variable "
         f"{DATA_DIR_ENV} at the absolute path of a folder that contains {MIRROR_FILENAME} "
         f"(for example: export {DATA_DIR_ENV}={example}; a relative path is read from "
-        f"the repository's root, {book.ROOT})."
+        f"{base})."
     )
 
 
@@ -86,10 +108,11 @@ def _mirror_folder(data_dir) -> tuple[Path, str]:
             named += f" (relative to the current folder, {Path.cwd()})"
         return folder, named
     value = os.environ[DATA_DIR_ENV]
-    folder = book.data_dir(fallback=False)
+    folder = env_data_dir()
     named = f"{DATA_DIR_ENV} is {value!r}"
     if not Path(value).expanduser().is_absolute():
-        named += f" (relative, so read from the repository's root, {book.ROOT})"
+        base = f"the book's clone, {CLONE_ROOT}" if CLONE_ROOT else "the current folder"
+        named += f" (relative, so read from {base})"
     return folder, named
 
 
@@ -183,7 +206,7 @@ def load_california_housing(
         data_dir: a folder holding ``cal_housing.data.gz`` (a relative one is
             relative to the current folder); defaults to the environment
             variable ``BOOK_DATA_DIR`` (a relative value is relative to the
-            repository's root, see :func:`utils.book.data_dir`). When neither
+            book's clone, see :func:`env_data_dir`). When neither
             is set, scikit-learn fetches the data (from its cache or the
             internet).
 

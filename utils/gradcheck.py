@@ -10,7 +10,7 @@ Like ``tape.gradient``, both sides differentiate the *sum* of ``f``'s
 outputs, so ``f`` may return a tensor of any shape.
 
 TensorFlow is imported only when a function runs, so that importing this
-module does not import it before :func:`utils.setup_chapter` has run.
+module does not import it before :func:`tfcustom.setup_chapter` has run.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One plotting style for every figure in the book.
 
-Introduced in Chapter 1 (Tensors); :func:`utils.setup_chapter` applies it.
+Introduced in Chapter 1 (Tensors); :func:`tfcustom.setup_chapter` applies it.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ internals), 6 (Custom training loops), 7 (tf.function and graphs) and 10
 (Where the time goes).
 
 Importing this module does not import TensorFlow; the functions import Keras
-when they are called, after :func:`utils.setup_chapter` has run.
+when they are called, after :func:`tfcustom.setup_chapter` has run.
 """
 
 from __future__ import annotations

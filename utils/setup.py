@@ -274,7 +274,7 @@ def setup_chapter(seed: int = DEFAULT_SEED, *, verbose: bool = True) -> None:
     Call it in the first code cell of a chapter, *before* importing
     TensorFlow yourself::
 
-        from utils import setup_chapter
+        from tfcustom import setup_chapter
         setup_chapter()
 
     Args:
@@ -286,7 +286,7 @@ def setup_chapter(seed: int = DEFAULT_SEED, *, verbose: bool = True) -> None:
     Raises:
         ValueError: a bad seed, or a bad ``BOOK_PIN_NUMERICS``.
         UnsupportedVersionError: TensorFlow or Keras is older than the book
-            supports (see :mod:`utils.versions`).
+            supports (see :mod:`tfcustom.versions`).
         RuntimeError: TensorFlow was imported before the numerics could be
             pinned (see :func:`pin_numerics`).
 

@@ -37,7 +37,7 @@ def format_table(
     Raises:
         ValueError: no rows, a missing column or a negative ``digits``.
 
-    Introduced in Chapter 2; also renders the speed tables of :mod:`utils.timing`.
+    Introduced in Chapter 2; also renders the speed tables of :mod:`tfcustom.timing`.
     """
     rows = list(rows)
     if not rows:

@@ -2,8 +2,8 @@
 
 Introduced in Chapter 6 (Custom training loops); used by Chapters 7
 (tf.function and graphs), 9 (Training beyond the basics) and 10 (Where the
-time goes), by :mod:`utils.workloads` and by
-``scripts/benchmark.py``.
+time goes), by :mod:`tfcustom.workloads` and by
+``booktools/benchmark.py``.
 
 Every speed table of the book is measured the same way, by :func:`time_it`:
 
@@ -235,7 +235,7 @@ def speed_table(
     slowest to the fastest pass, the ratio of medians to the baseline row,
     and :func:`verdict` against it (``"faster"``, ``"slower"``,
     ``"overlaps"``; ``"baseline"`` on its own row), under ``verdict``. Rendered by
-    :func:`utils.tables.format_table`, the book's one table renderer.
+    :func:`tfcustom.tables.format_table`, the book's one table renderer.
 
     Args:
         timings: the rows, in the order to show them.
@@ -284,7 +284,7 @@ def settings_line(passes: int = PASSES, min_seconds: float = PASS_SECONDS) -> st
 
     The method (passes, their length), then the settings that change
     TensorFlow's speed: whether the CPU numerics are pinned, with their
-    thread count (:func:`utils.setup.numerics_line`), whether op
+    thread count (:func:`tfcustom.setup.numerics_line`), whether op
     determinism is on, and the CPU. Print it once, above a chapter's first
     speed table.
 
@@ -294,7 +294,7 @@ def settings_line(passes: int = PASSES, min_seconds: float = PASS_SECONDS) -> st
 
     from tensorflow.python.framework import config as tf_config
 
-    from .reference import describe_machine
+    from .machine import describe_machine
     from .setup import numerics_line
 
     machine = describe_machine()

@@ -2,11 +2,11 @@
 
 The speed sections of Chapter 6 (Custom training loops), Chapter 7
 (tf.function and graphs), Chapter 9 (Training beyond the basics) and
-Chapter 10 (Where the time goes) call these functions, and ``scripts/benchmark.py``
+Chapter 10 (Where the time goes) call these functions, and ``booktools/benchmark.py``
 calls the same functions: both measure the same code on the same data
 (Chapter 6's housing model, its training step with the same loss and
 metrics, the same batches) by the book's one timing method,
-:func:`utils.time_it` (passes of at least half a second, their median and
+:func:`tfcustom.time_it` (passes of at least half a second, their median and
 their spread). Only the number of passes may differ.
 
 * :func:`training_timings`: training on the housing data five ways (an eager
@@ -24,9 +24,9 @@ their spread). Only the number of passes may differ.
   each epoch spent waiting for data.
 
 Importing this module does not import TensorFlow; its functions do, so call
-:func:`utils.setup_chapter` first.
+:func:`tfcustom.setup_chapter` first.
 
-Introduced in Chapter 6; used by Chapters 7, 9 and 10 and ``scripts/benchmark.py``.
+Introduced in Chapter 6; used by Chapters 7, 9 and 10 and ``booktools/benchmark.py``.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def housing_batches(split, batches: int | None = None, batch_size: int = BATCH_S
     ``ordered_set``.
 
     Args:
-        split: a :class:`utils.HousingSplit`.
+        split: a :class:`tfcustom.HousingSplit`.
         batches: keep only the first ``batches`` batches (all when None).
         batch_size: samples per batch.
 
@@ -175,7 +175,7 @@ class TrainingTimings:
     """What :func:`training_timings` measured.
 
     Attributes:
-        timings: one :class:`utils.Timing` per way of training, in samples per
+        timings: one :class:`tfcustom.Timing` per way of training, in samples per
             second, in the order eager loop, ``tf.function`` loop, ``fit()``,
             ``fit()`` with ``steps_per_execution``, one graph per epoch.
         first_pass_loss: for each way except the eager loop (which sees fewer
@@ -204,7 +204,7 @@ def training_timings(
     Each way gets a fresh :func:`housing_model` (same seed, so the same
     weights), a fresh Adam optimizer and fresh metrics, makes one untimed pass
     over the batches (tracing happens then) and is then timed by
-    :func:`utils.time_it`: ``passes`` timed passes, each of as many passes
+    :func:`tfcustom.time_it`: ``passes`` timed passes, each of as many passes
     over the batches as make it last ``min_seconds``:
 
     1. ``eager loop (N batches)``: the step's plain Python function, over the
@@ -217,7 +217,7 @@ def training_timings(
        ``tf.function``.
 
     Args:
-        split: a :class:`utils.HousingSplit`.
+        split: a :class:`tfcustom.HousingSplit`.
         batches: batches of 32 per pass (all 387 when None).
         eager_batches: batches in the eager loop's pass.
         steps_per_execution: K in way 4.
@@ -388,12 +388,12 @@ def graph_timings(
     (``eager``), through ``tf.function`` and through
     ``tf.function(jit_compile=True)`` (``XLA``), in that order (so the
     training step's optimizer creates its variables eagerly). Each is timed
-    by :func:`utils.time_it`: one untimed unit (tracing and XLA compilation
+    by :func:`tfcustom.time_it`: one untimed unit (tracing and XLA compilation
     happen then), a calibration, then ``passes`` passes of at least
     ``min_seconds``, each made of whole units.
 
     Args:
-        split: a :class:`utils.HousingSplit`.
+        split: a :class:`tfcustom.HousingSplit`.
         names: the workloads to time, in order (all when None).
         modes: which of ``"eager"``, ``"tf.function"`` and ``"XLA"``, in order.
         passes: timed passes per row.
@@ -454,7 +454,7 @@ def graph_timings_by_setting(
 ) -> dict[str, tuple[dict[str, list[Timing]], str]]:
     """:func:`graph_timings` in two new Python processes, with and without the book's settings.
 
-    TensorFlow reads the pinned numerics (:data:`utils.setup.PINNED_NUMERICS`)
+    TensorFlow reads the pinned numerics (:data:`tfcustom.setup.PINNED_NUMERICS`)
     once, when it is imported, so only a new process can go without them; and
     a process that has run for a while (a notebook's kernel) is not a fair
     comparison for a new one, so both sides get a new process. The
@@ -469,7 +469,7 @@ def graph_timings_by_setting(
     Returns:
         ``{"pinned": (timings, settings), "unpinned": (timings, settings)}``:
         each process's timings as :func:`graph_timings` returns them, and its
-        :func:`utils.timing.settings_line`.
+        :func:`tfcustom.timing.settings_line`.
 
     Raises:
         ValueError: bad arguments (checked here, before any process starts).
@@ -499,7 +499,7 @@ def graph_timings_by_setting(
             env[PIN_SWITCH] = "1" if setting == "pinned" else "0"
             logs[setting] = tempfile.TemporaryFile(mode="w+")  # stderr: never a full pipe
             processes[setting] = subprocess.Popen(
-                [sys.executable, "-m", "utils.workloads", json.dumps(request)],
+                [sys.executable, "-m", "tfcustom.workloads", json.dumps(request)],
                 cwd=Path(__file__).resolve().parents[1],
                 env=env,
                 stdin=subprocess.PIPE,
@@ -628,7 +628,7 @@ class PipelineTimings:
     """What :func:`pipeline_timings` measured.
 
     Attributes:
-        timings: one :class:`utils.Timing` per row, in samples per second:
+        timings: one :class:`tfcustom.Timing` per row, in samples per second:
             ``"steps only"`` (the training steps on batches already in
             memory), then one per way of :data:`PIPELINE_WAYS`.
         waiting: for each way, the share of each epoch's wall time that the

@@ -2,13 +2,13 @@
 
 Usage (from the repository root)::
 
-    python scripts/new_chapter.py chapters/09_new_topic.ipynb "Title of the chapter"
+    python -m booktools.new_chapter chapters/09_new_topic.ipynb "Title of the chapter"
 
 The skeleton has every part that ``tests/test_notebooks.py`` requires: the
-opening cell with the Colab link, the shared setup cell (``utils.book``
+opening cell with the Colab link, the shared setup cell (``booktools.book``
 holds its text), a first section, a summary and exercises with a hidden
 solution. List the new file in ``_toc.yml`` and run it with
-``scripts/run_notebooks.py``; it then passes the test suite as it is.
+``booktools/run_notebooks.py``; it then passes the test suite as it is.
 """
 
 from __future__ import annotations
@@ -18,10 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from utils import book  # noqa: E402
+from booktools import book
 
 
 def skeleton(path: Path, title: str) -> nbformat.NotebookNode:
@@ -85,7 +82,7 @@ def main(argv: list[str]) -> int:
         print(f"new_chapter.py: the folder {path.parent} does not exist", file=sys.stderr)
         return 2
     nbformat.write(skeleton(path, title), path)
-    print(f"wrote {path}; list it in _toc.yml, then run scripts/run_notebooks.py {path}")
+    print(f"wrote {path}; list it in _toc.yml, then run booktools/run_notebooks.py {path}")
     return 0
 
 

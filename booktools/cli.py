@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from utils.book import chapter_paths
+from booktools.book import chapter_paths
 
 
 def add_chapters_argument(parser: argparse.ArgumentParser) -> None:

@@ -31,9 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
+from booktools.book import ROOT, config
 
 DEBIAN_PACKAGES = (
     "texlive-xetex",
@@ -88,8 +86,7 @@ class PdfBuild:
 
 
 def pdf_name() -> str:
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    return Path(config["latex"]["latex_documents"]["targetname"]).with_suffix(".pdf").name
+    return Path(config()["latex"]["latex_documents"]["targetname"]).with_suffix(".pdf").name
 
 
 def missing_requirements() -> list[str]:

@@ -2,32 +2,32 @@
 
 Usage (from the repository root, inside the book's environment)::
 
-    .venv/bin/python scripts/benchmark.py              # as the chapters, about two minutes
-    .venv/bin/python scripts/benchmark.py --passes 9   # more passes per row
+    .venv/bin/python -m booktools.benchmark              # as the chapters, about two minutes
+    .venv/bin/python -m booktools.benchmark --passes 9   # more passes per row
 
 It calls the very functions that the speed sections of the chapters call
 (``utils/workloads.py``), with the same data, model, step, metrics and sizes,
-and times them by the book's one method (:func:`utils.time_it`): a warm-up,
+and times them by the book's one method (:func:`tfcustom.time_it`): a warm-up,
 then passes of at least ``--min-seconds`` each; every row shows the median
 pass, the slowest and the fastest, the ratio to the table's baseline and
 whether every pass of the row beat (or lost to) every pass of the baseline:
 
-* chapter 6 (:func:`utils.workloads.training_timings`): training the housing
+* chapter 6 (:func:`tfcustom.workloads.training_timings`): training the housing
   model on the first 100 batches of 32 five ways: an eager loop (over 10
   batches), a ``tf.function`` loop, ``fit()``, ``fit()`` with
   ``steps_per_execution``, and the loop inside one graph;
-* chapter 7 (:func:`utils.workloads.graph_timings`): a tiny op, a large tensor
+* chapter 7 (:func:`tfcustom.workloads.graph_timings`): a tiny op, a large tensor
   op and chapter 6's training step, each eager, through ``tf.function`` and
   through ``tf.function(jit_compile=True)`` (XLA);
-* chapter 9 (:func:`utils.workloads.precision_timings`): a wider regressor
+* chapter 9 (:func:`tfcustom.workloads.precision_timings`): a wider regressor
   trained in float32, ``mixed_float16`` and ``mixed_bfloat16``;
-* chapter 10 (:func:`utils.workloads.pipeline_timings`): chapter 6's step fed
+* chapter 10 (:func:`tfcustom.workloads.pipeline_timings`): chapter 6's step fed
   by an input pipeline with a slow ``map``, plain, with ``prefetch``, with
   parallel calls and with ``cache()``, and the share of each epoch spent
   waiting for data;
 * what the book's pins and op determinism cost: chapter 7's ``tf.function``
   rows in two fresh processes each way, with and without them
-  (:func:`utils.workloads.graph_timings_by_setting`, twice), so that the difference
+  (:func:`tfcustom.workloads.graph_timings_by_setting`, twice), so that the difference
   between two processes with the same settings shows how much of a
   difference the settings themselves must exceed (``--no-pins-table`` skips
   it).
@@ -45,20 +45,17 @@ import dataclasses
 import math
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tfcustom import setup_chapter
 
-from scripts.run_notebooks import default_environment  # noqa: E402
-from utils import setup_chapter  # noqa: E402  (must run before TensorFlow is imported)
+from booktools.book import use_default_data_dir
 
 CHAPTER_SIZES = {"batches": 100, "eager_batches": 10, "steps_per_execution": 32}
 """The sizes the chapters time (their speed sections pass the same values)."""
 
 
 def main(argv: list[str] | None = None) -> int:
-    from utils.timing import PASS_SECONDS, PASSES
+    from tfcustom.timing import PASS_SECONDS, PASSES
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -95,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     if not (math.isfinite(args.min_seconds) and args.min_seconds >= 0):
         parser.error("--min-seconds must be a finite number, at least 0")
 
-    default_environment()
+    use_default_data_dir()
     setup_chapter(verbose=False)
-    from utils import environment_line, housing_split, settings_line, speed_table, workloads
+    from tfcustom import environment_line, housing_split, settings_line, speed_table, workloads
 
     print(environment_line())
     print(settings_line(args.passes, args.min_seconds), end="\n\n")

@@ -2,8 +2,8 @@
 
 Usage (from the repository root, inside the book's environment)::
 
-    python scripts/audit_cpu_ops.py                       # every chapter
-    python scripts/audit_cpu_ops.py chapters/08_*.ipynb   # some of them
+    python -m booktools.audit_cpu_ops                       # every chapter
+    python -m booktools.audit_cpu_ops chapters/08_*.ipynb   # some of them
 
 Why: the book pins TensorFlow's CPU code paths (see ``utils/setup.py``) so
 that its numbers are the same on Intel and AMD processors. A few float32
@@ -42,11 +42,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from scripts.cli import add_chapters_argument, chapters  # noqa: E402
-from utils.book import default_data_dir  # noqa: E402
+from booktools.book import use_default_data_dir
+from booktools.cli import add_chapters_argument, chapters
 
 # op type -> why its float32 CPU kernel depends on the CPU vendor
 VENDOR_DEPENDENT_OPS = {
@@ -118,9 +115,7 @@ def main(argv: list[str]) -> int:
     add_chapters_argument(parser)
     args = parser.parse_args(argv)
     paths = chapters(parser, args.notebooks)
-    data_dir = default_data_dir()
-    if data_dir and "BOOK_DATA_DIR" not in os.environ:
-        os.environ["BOOK_DATA_DIR"] = str(data_dir)
+    use_default_data_dir()
     for path in paths:
         per_cell = ops_per_cell(path)
         risky = {

@@ -1,8 +1,10 @@
 """The book's conventions, in one place: where things are and how they are named.
 
-Scripts and tests import this module; the chapters do not need it. The
-repository's address and branch are written once, in ``_config.yml``, and
-the table of contents once, in ``_toc.yml``; everything else reads them here.
+The tools of :mod:`booktools` and the tests import this module; the chapters
+do not need it. The repository's address and branch are written once, in
+``_config.yml``, the table of contents once, in ``_toc.yml``, and the
+offline data folder once, here (:func:`default_data_dir`); everything else
+reads them through this module.
 """
 
 from __future__ import annotations
@@ -13,11 +15,10 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
+from tfcustom.data import DATA_DIR_ENV, env_data_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 """The repository's root folder."""
-
-DATA_DIR_ENV = "BOOK_DATA_DIR"
-"""The environment variable that names a folder holding ``cal_housing.data.gz``."""
 
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
 """The file names of the chapters in ``chapters/``."""
@@ -34,22 +35,19 @@ def default_data_dir() -> Path | None:
     return mirror if (mirror / "cal_housing.data.gz").is_file() else None
 
 
-def data_dir(*, fallback: bool = True) -> Path | None:
-    """The folder that ``BOOK_DATA_DIR`` names, as an absolute path; if unset, the default.
+def use_default_data_dir() -> Path | None:
+    """Set ``BOOK_DATA_DIR`` to :func:`default_data_dir` when it is unset; return the folder used.
 
-    A relative ``BOOK_DATA_DIR`` (``~`` is expanded first) is resolved
-    against the repository's root, :data:`ROOT`, never against the current
-    folder: a notebook's kernel runs in ``chapters/``, a script in the root,
-    and the same setting must name the same folder in both. So
-    ``BOOK_DATA_DIR=../shared/data`` means ``../shared/data`` beside the
-    repository, from wherever it is read, as in ``./scripts/test``, which
-    sets an absolute path. When the variable is unset or empty, the result
-    is :func:`default_data_dir` (``None`` with ``fallback=False``).
+    The test suite, ``run_notebooks``, ``check_robustness`` and
+    ``audit_cpu_ops`` call it before they start a kernel, so that chapters
+    find the offline copy; a value already set is left alone. The result is
+    the folder the chapters will read (``None``: scikit-learn downloads).
     """
-    value = os.environ.get(DATA_DIR_ENV)
-    if not value:
-        return default_data_dir() if fallback else None
-    return (ROOT / Path(value).expanduser()).resolve()
+    if not os.environ.get(DATA_DIR_ENV):
+        mirror = default_data_dir()
+        if mirror is not None:
+            os.environ[DATA_DIR_ENV] = str(mirror)
+    return env_data_dir()
 
 
 def chapter_paths() -> list[Path]:
@@ -111,9 +109,7 @@ def utils_tree(root: Path = ROOT) -> str:
     It is what ``git rev-parse HEAD:utils`` prints once the folder is
     committed as it is: a hash of the content (every file not ignored by
     ``.gitignore``, so no ``__pycache__``), whatever the commit, branch or
-    history around it. The setup cell records it as ``BOOK_CODE``, and on
-    Colab :mod:`utils.colab` checks out the commit that has this ``utils/``,
-    even after a rebase rewrote every commit.
+    history around it. :func:`helpers_tag` names a release after it.
 
     The files are staged in a temporary index (the repository's own index,
     and so what ``git status`` shows, is left alone); their blobs are
@@ -140,53 +136,40 @@ def utils_tree(root: Path = ROOT) -> str:
     return result.stdout.strip()
 
 
+HELPERS_TAG_PREFIX = "helpers-"
+"""Release tags of the reader's package: ``helpers-`` and 12 hex digits of its tree."""
+
+
+def helpers_tag(tree: str | None = None) -> str:
+    """The release tag of the helpers whose ``utils/`` tree is ``tree`` (default: as it is now).
+
+    A release of ``tfcustom`` is a commit tagged with this name
+    (``python -m booktools.release`` makes it). The name is a function of the
+    content alone, so the setup cells can name the release before the commit
+    that makes it exists, and two different ``utils/`` can never share a tag.
+    """
+    tree = utils_tree() if tree is None else tree
+    return HELPERS_TAG_PREFIX + tree[:12]
+
+
 SETUP_CELL_TEMPLATE = """\
-# Setup: make the book's `utils` importable (on Colab, fetch it first), then
-# check the TensorFlow and Keras releases, quiet TensorFlow's logs, pin its
-# CPU numerics, fix the seeds and report the environment.
-import sys
-from pathlib import Path
-
-BOOK_REPO = "{url}"
-BOOK_BRANCH = "{branch}"
-# The utils/ these outputs came from: its git tree hash (see utils/colab.py)
-BOOK_CODE = "{tree}"
-on_colab = "google.colab" in sys.modules
-if on_colab and not Path("book/utils/__init__.py").is_file():
-    import subprocess
-
-    # Clone into book.partial, renamed to book only when complete: a clone
-    # cut short is redone, never taken for the book. Any other book/ is
-    # the reader's own folder: it is never removed.
-    partial = "book.partial"
-    origin = ["git", "--git-dir=book/.git", "remote", "get-url", "origin"]
-    found = subprocess.run(origin, capture_output=True, text=True).stdout
-    if Path("book").exists() and found.strip() != BOOK_REPO:
-        raise FileExistsError("book/ is not this book's clone: rename it")
-    subprocess.run(["rm", "-rf", "book", partial], check=True)
-    git = ["git", "clone", "--quiet", "--filter=blob:none", "--branch"]
-    subprocess.run([*git, BOOK_BRANCH, BOOK_REPO, partial], check=True)
-    # Check out the commit whose utils/ is BOOK_CODE (else main's newest).
-    match = [sys.executable, "-m", "utils.colab", BOOK_CODE]
-    print(subprocess.check_output(match, cwd=partial, text=True), end="")
-    Path(partial).rename("book")
-for folder in (Path("book"), Path.cwd().parent, Path.cwd()):
-    if (folder / "utils" / "__init__.py").is_file():
-        sys.path.insert(0, str(folder.resolve()))
-        break
-
-from utils import setup_chapter
+# Setup: on Colab, install the book's helpers as they were for these
+# outputs; then check versions, quiet the logs, pin numerics, fix seeds.
+if "google.colab" in str(get_ipython()):
+    book = "git+{url}"
+    %pip install -q {{book}}@{tag}
+from tfcustom import setup_chapter
 
 setup_chapter()"""
 
 
 def setup_cell() -> str:
-    """The first code cell of every chapter, with the repository, branch and code filled in.
+    """The first code cell of every chapter: the repository and the helpers' release filled in.
 
-    The code is :func:`utils_tree`, so the cell changes with every change to
-    ``utils/``: ``python scripts/run_notebooks.py --setup-cells`` writes it
-    into the chapters again (``tests/test_colab.py`` fails until then).
+    The release is :func:`helpers_tag`, so the cell changes with every
+    change to ``utils/``: ``python -m booktools.run_notebooks --setup-cells``
+    writes it into the chapters again (``tests/test_notebooks.py`` fails
+    until then), and ``python -m booktools.release`` tags the commit that
+    lands it.
     """
-    return SETUP_CELL_TEMPLATE.format(
-        url=repository_url(), branch=repository_branch(), tree=utils_tree()
-    )
+    return SETUP_CELL_TEMPLATE.format(url=repository_url(), tag=helpers_tag())

@@ -2,9 +2,9 @@
 
 Usage (from the repository root, inside the book's environment)::
 
-    python scripts/check_robustness.py --vendor                    # every chapter
-    python scripts/check_robustness.py --vendor chapters/06_*.ipynb
-    python scripts/check_robustness.py --seed-offset 1000          # asserts only
+    python -m booktools.check_robustness --vendor                    # every chapter
+    python -m booktools.check_robustness --vendor chapters/06_*.ipynb
+    python -m booktools.check_robustness --seed-offset 1000          # asserts only
 
 ``--vendor`` answers: which stored outputs would another CPU vendor change?
 ``--seed-offset N`` answers: which asserts rest on one seed's luck? Every
@@ -21,7 +21,7 @@ the same code for every TensorFlow kernel but a few: the float32 kernels of
 ``log`` and ``log1p``, so of every cross-entropy) and ``Softmax`` start from
 the x86 estimate instructions ``vrsqrtps``/``vrcpps``, which each vendor
 defines in its own way. Their results then differ in the last bit for some
-inputs (``scripts/audit_cpu_ops.py`` says which chapters run them).
+inputs (``booktools/audit_cpu_ops.py`` says which chapters run them).
 
 Without a machine of the other vendor at hand, this script does the next
 best thing: it recomputes exactly those ops with correctly rounded
@@ -46,14 +46,11 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from scripts.cli import add_chapters_argument, chapters  # noqa: E402
-from utils.book import default_data_dir  # noqa: E402
+from booktools.book import ROOT, use_default_data_dir
+from booktools.cli import add_chapters_argument, chapters
 
 VENDOR_CELL = """\
-# Injected by scripts/check_robustness.py --vendor: the ops whose float32
+# Injected by booktools/check_robustness.py --vendor: the ops whose float32
 # results depend on the CPU vendor, recomputed with correctly rounded steps.
 import tensorflow as _tf
 from tensorflow.python.ops import gen_math_ops as _gm, gen_nn_ops as _gn, math_ops as _mo
@@ -75,7 +72,7 @@ _gn.softmax = _softmax
 
 
 SEED_CELL = """\
-# Injected by scripts/check_robustness.py --seed-offset: every seed moves.
+# Injected by booktools/check_robustness.py --seed-offset: every seed moves.
 import keras as _keras
 
 _set_random_seed = _keras.utils.set_random_seed
@@ -83,7 +80,7 @@ _keras.utils.set_random_seed = lambda seed: _set_random_seed(seed + {offset})
 _keras.utils.set_random_seed({offset} + 42)
 # Chapter 8 draws from NumPy generators keyed by (salt, split, seed): new salts
 # mean other data splits, pretrained bases, initial weights and batches.
-import utils.finetune as _ft
+import tfcustom.finetune as _ft
 
 for _salt in ("_SPLIT", "_PRETRAIN", "_INIT", "_BATCHES", "_DROPOUT"):
     setattr(_ft, _salt, getattr(_ft, _salt) + 10 * {offset})
@@ -119,13 +116,9 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     source = VENDOR_CELL if args.vendor else SEED_CELL.format(offset=args.seed_offset)
     paths = chapters(parser, args.notebooks)
-    env = dict(os.environ)
-    data_dir = default_data_dir()
-    if data_dir and "BOOK_DATA_DIR" not in env:
-        env["BOOK_DATA_DIR"] = str(data_dir)
+    use_default_data_dir()
     with tempfile.TemporaryDirectory(prefix="robustness-") as tmp:
         tmp = Path(tmp)
-        (tmp / "utils").symlink_to(ROOT / "utils", target_is_directory=True)
         folder = tmp / "chapters"
         folder.mkdir()
         copies = [perturbed_copy(p, folder, source) for p in paths]
@@ -149,7 +142,7 @@ def main(argv: list[str]) -> int:
             *(["--nbval-lax"] if not args.vendor else []),
             *map(str, copies),
         ]
-        return subprocess.run(command, cwd=tmp, env=env).returncode
+        return subprocess.run(command, cwd=tmp).returncode
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Every chapter is stored with the outputs of one run, on one machine, and the
 test suite compares every output of a fresh run with them. With
-:func:`utils.setup_chapter`'s pins (:data:`utils.setup.PINNED_NUMERICS`),
+:func:`tfcustom.setup_chapter`'s pins (:data:`tfcustom.setup.PINNED_NUMERICS`),
 other x86-64 CPUs compute most of the book's numbers with the same bits, but
 not all of them: a few float32 kernels start from approximate instructions
 that Intel and AMD implement differently, and some matrix products round
@@ -32,9 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import platform
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -44,17 +41,14 @@ from .book import ROOT
 PROVENANCE_PATH = ROOT / "chapters" / "provenance.json"
 """Where the stored outputs came from, and that machine's probe fingerprints."""
 
-# Instruction-set extensions that change which kernels oneDNN and XLA pick.
-_ISA_FLAGS = (("amx_tile", "AMX"), ("avx512f", "AVX-512"), ("avx2", "AVX2"))
-
 
 def run_probes() -> dict[str, np.ndarray]:
     """Compute the probes: ``{name: array}``, the same inputs on every machine.
 
-    Must run after :func:`utils.setup_chapter` (or with the pins of
-    :func:`utils.pin_numerics` in the environment), since the point is to
+    Must run after :func:`tfcustom.setup_chapter` (or with the pins of
+    :func:`tfcustom.pin_numerics` in the environment), since the point is to
     check the numerics the chapters run with. Turns on op determinism, as
-    :func:`utils.set_seeds` does in every chapter: without it the training
+    :func:`tfcustom.set_seeds` does in every chapter: without it the training
     loop probe depends on how the calling process was set up.
     """
     import keras
@@ -135,58 +129,6 @@ def fingerprints(results: dict[str, np.ndarray]) -> dict[str, str]:
         digest.update(value.tobytes())
         out[name] = digest.hexdigest()[:16]
     return out
-
-
-def _cpu_info() -> tuple[str, str, set[str]]:
-    """(model name, vendor id, flags) from /proc/cpuinfo, or what platform knows."""
-    model, vendor, flags = platform.processor() or platform.machine(), "", set()
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return model, vendor, flags
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        key, value = key.strip(), value.strip()
-        if key == "model name" and value:
-            model = value
-        elif key == "vendor_id":
-            vendor = value
-        elif key == "flags":
-            flags = set(value.split())
-        if model and vendor and flags:
-            break
-    return model, vendor, flags
-
-
-def isa_class(flags: set[str] | None = None) -> str:
-    """The widest vector extensions TensorFlow could use here, e.g. ``"AVX-512, AMX"``."""
-    if flags is None:
-        flags = _cpu_info()[2]
-    found = [label for flag, label in _ISA_FLAGS if flag in flags]
-    if "AVX-512" in found or "AMX" in found:
-        found = [label for label in found if label != "AVX2"]
-    return ", ".join(found) or platform.machine()
-
-
-def describe_machine() -> dict[str, object]:
-    """What this machine is, as far as the book's numbers are concerned."""
-    import keras
-    import tensorflow as tf
-
-    from .setup import PINNED_NUMERICS, numerics_pinned
-
-    model, vendor, flags = _cpu_info()
-    return {
-        "cpu": model,
-        "vendor": vendor or platform.machine(),
-        "instruction_sets": isa_class(flags),
-        "logical_cpus": os.cpu_count(),
-        "os": f"{platform.system()} {platform.machine()}",
-        "python": ".".join(map(str, sys.version_info[:3])),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numerics": dict(PINNED_NUMERICS) if numerics_pinned() else "TensorFlow's own choice",
-    }
 
 
 def load_provenance(path: Path = PROVENANCE_PATH) -> dict:
@@ -283,7 +225,7 @@ def probe_report(
     return lines
 
 
-PROVENANCE_BEGIN = "<!-- provenance: written by scripts/run_notebooks.py -->"
+PROVENANCE_BEGIN = "<!-- provenance: written by booktools/run_notebooks.py -->"
 PROVENANCE_END = "<!-- end of provenance -->"
 
 
