@@ -86,6 +86,11 @@ def colab_url(notebook: str) -> str:
     return f"https://colab.research.google.com/github/{slug}/blob/{repository_branch()}/{notebook}"
 
 
+def toc() -> dict:
+    """``_toc.yml``, parsed."""
+    return _yaml("_toc.yml")
+
+
 def toc_files() -> list[str]:
     """Every file of ``_toc.yml`` (without suffix), in reading order, root first."""
     toc = _yaml("_toc.yml")

@@ -118,3 +118,15 @@ def stale_notebooks(paths: list[Path]) -> list[str]:
         if len(cells) <= SETUP_CELL_INDEX or cells[SETUP_CELL_INDEX].source != source:
             problems.append(f"{name}: its setup cell is stale (run --setup-cells)")
     return problems
+
+
+def python_source(cell_source: str) -> str:
+    """A code cell's source as plain Python: IPython's ``%magics`` become calls.
+
+    The setup cell installs the helpers with ``%pip`` on Colab, which
+    :func:`ast.parse` refuses; IPython turns it into
+    ``get_ipython().run_line_magic(...)``, as the kernel does.
+    """
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(cell_source)

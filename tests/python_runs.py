@@ -53,11 +53,10 @@ def scratch_folder(prefix: str):
 
 
 def run_pytest(*args: str) -> subprocess.CompletedProcess:
-    """``pytest -v ARGS`` in a fresh process at the repository root, ``utils`` importable."""
+    """``pytest -v ARGS`` in a fresh process at the repository root (``pytest.ini`` applies)."""
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-v", *args],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=600,

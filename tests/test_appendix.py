@@ -7,7 +7,7 @@ import re
 import pytest
 
 from booktools import gather_keras3_notes
-from booktools.book import ROOT
+from booktools.book import ROOT, chapter_paths
 
 
 def test_keras3_appendix_is_up_to_date():
@@ -51,7 +51,7 @@ def test_the_gatherer_finds_an_unlabelled_note(tmp_path, monkeypatch):
 
 def test_run_times_page_covers_every_chapter():
     page = (ROOT / "appendix" / "run_times.md").read_text()
-    for path in sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")):
+    for path in chapter_paths():
         row = re.search(
             rf"^\| \[{path.stem}\]\(.*?\) \| (\d+) s \| ([\d,]+) MiB \|$", page, re.MULTILINE
         )
@@ -82,7 +82,7 @@ def test_reproducibility_appendix_code_runs_and_its_asserts_hold():
     assert len(blocks) == 2, f"expected the page's 2 Python blocks, found {len(blocks)}"
     code = "\n".join(blocks)
     assert "assert" in code
-    done = run_python(code + "\nprint('appendix code ran')\n", ROOT, PYTHONPATH=str(ROOT))
+    done = run_python(code + "\nprint('appendix code ran')\n", ROOT)
     assert done.returncode == 0 and "appendix code ran" in done.stdout, done.stderr[-2000:]
 
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-import yaml
-from tfcustom import book
 
+from booktools import book
 from booktools.book import ROOT
 
 
 def toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    toc = book.toc()
     files = [toc["root"]]
     for part in toc.get("parts", []):
         assert part.get("caption"), "every part of _toc.yml needs a caption"
@@ -34,7 +34,9 @@ def test_every_chapter_is_in_the_toc_and_every_entry_exists():
         matches = [p for p in ROOT.glob(entry + ".*") if p.suffix in (".md", ".ipynb")]
         assert len(matches) == 1, f"_toc.yml lists {entry!r}, which does not exist"
     chapters = {
-        p.relative_to(ROOT).with_suffix("").as_posix() for p in (ROOT / "chapters").glob("*.ipynb")
+        # every notebook, whether or not it is named as a chapter (NN_topic)
+        p.relative_to(ROOT).with_suffix("").as_posix()
+        for p in (ROOT / "chapters").glob("*.ipynb")
     }
     missing = chapters - set(listed)
     assert not missing, f"notebooks missing from _toc.yml: {sorted(missing)}"
@@ -45,7 +47,7 @@ def test_every_chapter_is_in_the_toc_and_every_entry_exists():
 def test_repository_url_is_configured_once():
     url = book.repository_url()
     assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url)
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config = book.config()
     assert config["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
     assert config["execute"]["execute_notebooks"] == "off"
 
@@ -90,12 +92,50 @@ def test_utils_tree_needs_a_git_repository(tmp_path):
         book.utils_tree(tmp_path)
 
 
-def test_the_setup_cell_names_the_code_of_the_outputs():
+def test_the_setup_cell_installs_the_helpers_the_outputs_came_from():
+    """At most 8 lines: on Colab only, pip installs tfcustom from the repository at the
+    tag named after the helpers' tree; then setup_chapter(). No sys.path edits."""
     cell = book.setup_cell()
-    assert f'BOOK_CODE = "{book.utils_tree()}"' in cell
-    assert f'BOOK_REPO = "{book.repository_url()}"' in cell
-    assert f'BOOK_BRANCH = "{book.repository_branch()}"' in cell
-    assert "--filter=blob:none" in cell and "--depth" not in cell
+    assert len(cell.splitlines()) <= 8, cell
+    tag = book.helpers_tag()
+    assert tag == "helpers-" + book.utils_tree()[:12]
+    assert f'book = "git+{book.repository_url()}"' in cell
+    assert f"%pip install -q {{book}}@{tag}\n" in cell
+    colab, install = (line for line in cell.splitlines() if "colab" in line or "%pip" in line)
+    assert colab.startswith('if "google.colab" in') and install.startswith("    ")  # Colab only
+    assert cell.endswith("from tfcustom import setup_chapter\n\nsetup_chapter()")
+    assert "sys.path" not in cell
+
+
+@pytest.mark.slow
+def test_pip_installs_the_helpers_and_nothing_of_the_maintainers(tmp_path):
+    """The wheel that `pip install .` (or the setup cell's git URL) installs: every module
+    of utils/ as tfcustom, importable from where pip put it, and nothing else."""
+    import zipfile
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "--wheel-dir", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    (wheel,) = tmp_path.glob("tfcustom-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    modules = {name for name in names if name.endswith(".py")}
+    expected = {f"tfcustom/{path.relative_to(ROOT / 'utils')}" for path in
+                (ROOT / "utils").rglob("*.py")}  # fmt: skip
+    assert modules == expected
+    assert not [name for name in names if name.startswith(("booktools", "tests", "chapters"))]
+    site = tmp_path / "site"
+    install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
+    subprocess.run([*install, "--target", str(site), str(wheel)], check=True, timeout=300)
+    probe = "import tfcustom, tfcustom.machine; print(tfcustom.__file__)"
+    found = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(site)},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr[-2000:]
+    assert found.stdout.strip() == str(site / "tfcustom" / "__init__.py")
 
 
 def chapter_pages(html: Path) -> list[Path]:
@@ -104,7 +144,7 @@ def chapter_pages(html: Path) -> list[Path]:
 
 def test_every_chapter_page_is_built(built_book):
     pages = {p.stem for p in chapter_pages(built_book)}
-    expected = {p.stem for p in (ROOT / "chapters").glob("*.ipynb")}
+    expected = {p.stem for p in book.chapter_paths()}
     assert expected and pages == expected
     assert (built_book / "index.html").is_file()
 

@@ -21,8 +21,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from tfcustom import book
 
+from booktools import book
 from booktools.book import ROOT
 from tests.site_checks import PAGE_FACTS_JS, console_problems, page_problems
 

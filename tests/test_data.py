@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tfcustom import book
 from tfcustom import data as data_mod
 from tfcustom.data import HousingDataUnavailable, housing_split, load_california_housing
+
+from booktools import book
 
 # Column means of fetch_california_housing().data, from ../shared/data/README.md.
 REFERENCE_MEANS = {
@@ -82,21 +83,35 @@ def test_environment_variable_selects_the_mirror(mirror_dir, monkeypatch):
 
 
 def test_the_variable_is_named_once():
-    assert data_mod.DATA_DIR_ENV is book.DATA_DIR_ENV == "BOOK_DATA_DIR"
+    assert book.DATA_DIR_ENV is data_mod.DATA_DIR_ENV == "BOOK_DATA_DIR"
+    assert data_mod.CLONE_ROOT == book.ROOT  # the editable install runs from the clone
 
 
-def test_book_data_dir_resolves_a_relative_value_against_the_root(tmp_path, monkeypatch):
+def test_a_relative_value_is_read_from_the_clone(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the current folder must not matter
-    monkeypatch.setenv(book.DATA_DIR_ENV, "../shared/data")
-    assert book.data_dir() == (book.ROOT.parent / "shared" / "data").resolve()
-    monkeypatch.setenv(book.DATA_DIR_ENV, str(tmp_path / "x"))
-    assert book.data_dir(fallback=False) == tmp_path.resolve() / "x"
+    monkeypatch.setenv(data_mod.DATA_DIR_ENV, "../shared/data")
+    assert data_mod.env_data_dir() == (book.ROOT.parent / "shared" / "data").resolve()
+    monkeypatch.setenv(data_mod.DATA_DIR_ENV, str(tmp_path / "x"))
+    assert data_mod.env_data_dir() == tmp_path.resolve() / "x"
     monkeypatch.setenv("HOME", str(tmp_path))  # "~" is expanded, never the real home
-    monkeypatch.setenv(book.DATA_DIR_ENV, "~/data")
-    assert book.data_dir() == tmp_path.resolve() / "data"
-    monkeypatch.delenv(book.DATA_DIR_ENV)
-    assert book.data_dir(fallback=False) is None
-    assert book.data_dir() == book.default_data_dir()
+    monkeypatch.setenv(data_mod.DATA_DIR_ENV, "~/data")
+    assert data_mod.env_data_dir() == tmp_path.resolve() / "data"
+    monkeypatch.delenv(data_mod.DATA_DIR_ENV)
+    assert data_mod.env_data_dir() is None
+
+
+def test_without_a_clone_a_relative_value_is_read_from_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(data_mod, "CLONE_ROOT", None)  # as when installed from a wheel
+    monkeypatch.setenv(data_mod.DATA_DIR_ENV, "data")
+    assert data_mod.env_data_dir() == tmp_path.resolve() / "data"
+
+
+def test_the_default_is_set_only_when_the_variable_is_unset(tmp_path, monkeypatch):
+    monkeypatch.delenv(data_mod.DATA_DIR_ENV)
+    assert book.use_default_data_dir() == book.default_data_dir()
+    monkeypatch.setenv(data_mod.DATA_DIR_ENV, str(tmp_path))
+    assert book.use_default_data_dir() == tmp_path.resolve()
 
 
 def test_a_relative_variable_works_from_a_kernel_in_chapters(mirror_dir, tmp_path, monkeypatch):

@@ -22,6 +22,7 @@ import nbformat
 import pytest
 
 from booktools.book import ROOT, chapter_paths
+from booktools.notebooks import python_source
 
 UTILS = ROOT / "utils"
 INTRODUCED = re.compile(r"Introduced in Chapter (\d+)")
@@ -38,11 +39,18 @@ def numbers(text: str) -> set[int]:
 
 
 def utils_modules() -> dict[str, ast.Module]:
-    return {
+    """Each module of the package by name; a subpackage is one module, its files together
+    (its ``__init__.py`` first, so that the docstring is the subpackage's)."""
+    modules = {
         path.stem: ast.parse(path.read_text(encoding="utf-8"))
         for path in sorted(UTILS.glob("*.py"))
         if path.stem != "__init__"
     }
+    for init in sorted(UTILS.glob("*/__init__.py")):
+        files = [init, *sorted(p for p in init.parent.glob("*.py") if p != init)]
+        body = [node for path in files for node in ast.parse(path.read_text("utf-8")).body]
+        modules[init.parent.name] = ast.Module(body=body, type_ignores=[])
+    return modules
 
 
 def reexports() -> dict[str, str]:
@@ -68,14 +76,14 @@ def utils_imports(tree: ast.Module) -> set[str]:
 def chapter_uses(code: str, modules: set[str], names: dict[str, str]):
     """``(modules, words)``: the utils modules a chapter imports, and its code's words."""
     used = set()
-    for node in ast.walk(ast.parse(code)):
-        if isinstance(node, ast.ImportFrom) and node.module == "utils":
+    for node in ast.walk(ast.parse(python_source(code))):
+        if isinstance(node, ast.ImportFrom) and node.module == "tfcustom":
             for alias in node.names:
                 used.add(alias.name if alias.name in modules else names.get(alias.name))
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("utils."):
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tfcustom."):
             used.add(node.module.split(".")[1])
         elif isinstance(node, ast.Import):
-            used |= {a.name.split(".")[1] for a in node.names if a.name.startswith("utils.")}
+            used |= {a.name.split(".")[1] for a in node.names if a.name.startswith("tfcustom.")}
     return used - {None}, set(re.findall(r"\b\w+\b", code))
 
 

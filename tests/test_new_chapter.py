@@ -13,8 +13,7 @@ import pytest
 from nbclient import NotebookClient
 
 from booktools import new_chapter
-from booktools.book import ROOT
-from booktools.run_notebooks import canonical_text, is_canonical
+from booktools.notebooks import canonical_text, is_canonical
 from tests import test_notebooks as hygiene
 
 CHECKS = [
@@ -33,7 +32,6 @@ CHECKS = [
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
     folder = tmp_path_factory.mktemp("book")
-    (folder / "utils").symlink_to(ROOT / "utils", target_is_directory=True)
     (folder / "chapters").mkdir()
     path = folder / "chapters" / "99_a_new_topic.ipynb"
     assert new_chapter.main([str(path), "A new topic"]) == 0

@@ -11,11 +11,12 @@ import re
 
 import nbformat
 import pytest
-from tfcustom import book
 
+from booktools import book
 from booktools.book import ROOT
+from booktools.notebooks import python_source
 
-CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+CHAPTERS = book.chapter_paths()
 NOISE = re.compile(
     r"(Warning:|WARNING|DeprecationWarning|UserWarning|FutureWarning|"
     r"^[IWE]\d{4} |oneDNN custom operations|cpu_feature_guard|absl::|TF-TRT|Could not find cuda|"
@@ -102,7 +103,7 @@ def prints_a_caught_error(source: str) -> bool:
     """
     import ast
 
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(ast.parse(python_source(source))):
         if isinstance(node, ast.ExceptHandler):
             for inner in ast.walk(ast.Module(body=node.body, type_ignores=[])):
                 call = isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name)
@@ -258,7 +259,7 @@ def test_platform_dependent_cells_are_tagged_where_they_print(notebook):
 
 def test_stored_in_the_canonical_form(notebook):
     """Stored exactly as booktools/run_notebooks.py writes it: diffs show content only."""
-    from booktools.run_notebooks import is_canonical
+    from booktools.notebooks import is_canonical
 
     path, _ = notebook
     assert is_canonical(path), (
@@ -269,7 +270,7 @@ def test_stored_in_the_canonical_form(notebook):
 
 def test_a_notebook_saved_by_jupyter_is_not_canonical(tmp_path):
     """The control: what plain Jupyter writes (timestamps, its own metadata) is caught."""
-    from booktools.run_notebooks import canonical_text, is_canonical
+    from booktools.notebooks import canonical_text, is_canonical
 
     nb = nbformat.read(CHAPTERS[0], as_version=4)
     path = tmp_path / "chapter.ipynb"

@@ -29,11 +29,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 from PIL import Image
-from tfcustom import book
 
-from booktools import build_pdf
+from booktools import book, build_pdf
 from booktools.book import ROOT
 
 PAGES = (150, 270)
@@ -160,7 +158,7 @@ def _title(entry: str) -> str:
 
 def toc_outline() -> list[str]:
     """Part captions and chapter titles, in _toc.yml order, then the solutions."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    toc = book.toc()
     outline = []
     for part in toc["parts"]:
         outline.append(part["caption"])
@@ -350,7 +348,7 @@ def test_solutions_are_in_the_appendix_with_a_pointer_in_each_chapter(edition):
     pointers = re.findall(r"Solutions? [\d\u2013, ]+: Appendix ([A-Z]), page (\d+)\.", body)
     chapters = [chapter for chapter, picks in lines.items() if picks]
     assert len(pointers) >= len(chapters), f"{len(pointers)} pointers for {len(chapters)} chapters"
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    toc = book.toc()
     appendices = next(p for p in toc["parts"] if p["caption"] == "Appendices")["chapters"]
     last = chr(ord("A") + len(appendices))  # the solutions follow the other appendices
     for letter, page in pointers:

@@ -13,13 +13,9 @@ import re
 import nbformat
 import pytest
 
-from booktools.book import ROOT
 from tests.python_runs import run_pytest, scratch_folder
 
-SETUP = (
-    "import sys\nsys.path.insert(0, {root!r})\n"
-    "from tfcustom import setup_chapter\n\nsetup_chapter(verbose=False)"
-)
+SETUP = "from tfcustom import setup_chapter\n\nsetup_chapter(verbose=False)"
 
 
 def _notebook(*sources: str) -> nbformat.NotebookNode:
@@ -29,7 +25,7 @@ def _notebook(*sources: str) -> nbformat.NotebookNode:
         "display_name": "Python 3",
         "language": "python",
     }
-    nb.cells = [nbformat.v4.new_code_cell(SETUP.format(root=str(ROOT)))]
+    nb.cells = [nbformat.v4.new_code_cell(SETUP)]
     nb.cells += [nbformat.v4.new_code_cell(source) for source in sources]
     for number, cell in enumerate(nb.cells, start=1):
         cell.execution_count = number

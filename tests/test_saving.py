@@ -152,8 +152,7 @@ def test_a_fresh_folder_is_emptied_only_inside_this_run(tmp_path, monkeypatch):
 
 
 CONCURRENT = """\
-import sys, time
-sys.path.insert(0, {root!r})
+import time
 from tfcustom import saving
 saving.ARTIFACTS_DIR = saving.Path({artifacts!r})
 folder = saving.artifact_path("ch06/checkpoints", fresh=True)
@@ -167,7 +166,7 @@ print(folder)
 @pytest.mark.slow  # starts processes
 def test_two_runs_at_once_keep_their_own_files(tmp_path):
     """Two processes run the same 'start afresh' cell at the same time: neither loses a file."""
-    code = CONCURRENT.format(root=str(ROOT), artifacts=str(tmp_path / "artifacts"))
+    code = CONCURRENT.format(artifacts=str(tmp_path / "artifacts"))
     runs = [
         subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
         for _ in range(2)

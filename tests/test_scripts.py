@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import importlib.util
 import os
 import re
 import shutil
@@ -30,7 +31,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from booktools.book import ROOT
+from booktools.book import ROOT, chapter_paths, setup_cell
+from booktools.notebooks import stale_notebooks
 
 SCRIPTS = ROOT / "scripts"
 NEEDED = re.search(r'needed="([^"]*)"', (SCRIPTS / "ensure-env").read_text()).group(1).split()
@@ -44,7 +46,12 @@ def book(tmp_path) -> Path:
     """A copy of the scripts and of the files they read, with a built book in _build."""
     folder = tmp_path / "book"
     shutil.copytree(SCRIPTS, folder / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("requirements.txt", "constraints.txt", "requirements-oldest.txt"):
+    for name in (
+        "requirements.txt",
+        "constraints.txt",
+        "requirements-oldest.txt",
+        "pyproject.toml",
+    ):
         shutil.copy2(ROOT / name, folder / name)
     for path in ("_build/html/index.html", "_build/latex/book.tex"):
         (folder / path).parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +100,8 @@ def make_venv(book: Path, lacking: tuple[str, ...] = (), stamp: bool = True) -> 
     if "pytest" not in lacking:  # `python -m pytest ARGS` prints its arguments
         (site / "pytest" / "__main__.py").write_text("import sys\nprint('PYTEST', sys.argv[1:])\n")
     if stamp:
-        text = (book / "requirements.txt").read_bytes() + (book / "constraints.txt").read_bytes()
+        names = ("requirements.txt", "constraints.txt", "pyproject.toml")
+        text = b"".join((book / name).read_bytes() for name in names)
         (venv / ".requirements.sha256").write_text(hashlib.sha256(text).hexdigest() + "\n")
     # jupyter-book: records its arguments and writes a page
     page = "mkdir -p _build/html\necho new > _build/html/index.html"
@@ -143,7 +151,8 @@ def test_build_book_builds_as_before_with_valid_arguments(book):
     stub_pdf = (
         "import os\nos.makedirs('_build/latex')\nopen('_build/latex/book.pdf', 'w').close()\n"
     )
-    (book / "scripts" / "build_pdf.py").write_text(stub_pdf)  # build-book removed _build/latex
+    (book / "booktools").mkdir()
+    (book / "booktools" / "build_pdf.py").write_text(stub_pdf)  # build-book removed _build/latex
     result = run(book, "build-book", "--pdf", "--", "--verbose")
     assert result.returncode == 0, result.stderr
     args = (book / "_build" / "jupyter-book-args").read_text().split()
@@ -263,7 +272,9 @@ def test_ensure_env_checks_every_package_of_requirements_txt():
             modules[normal(distribution)].add(module)
     for line in (ROOT / "requirements.txt").read_text().splitlines():
         requirement = line.split("#")[0].strip()
-        if requirement:
+        if requirement == "-e .":  # the book's own helpers, editable
+            assert "tfcustom" in NEEDED
+        elif requirement:
             requirement = Requirement(requirement)
             if requirement.marker is None or requirement.marker.evaluate():
                 assert modules[normal(requirement.name)] & set(NEEDED), requirement.name
@@ -368,13 +379,12 @@ def test_ensure_env_removes_the_partial_venv_of_a_failed_creation(book, tmp_path
 # the Python scripts: a path that is not a chapter stops them before anything runs
 
 
-@pytest.mark.parametrize(
-    "script", ["run_notebooks.py", "audit_cpu_ops.py", "check_robustness.py --vendor"]
-)
-def test_python_scripts_refuse_a_path_that_is_not_a_chapter(script, tmp_path):
-    name, *flags = script.split()
+@pytest.mark.parametrize("tool", ["run_notebooks", "audit_cpu_ops", "check_robustness --vendor"])
+def test_python_tools_refuse_a_path_that_is_not_a_chapter(tool, tmp_path):
+    name, *flags = tool.split()
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / name), *flags, str(tmp_path / "nope.ipynb")],
+        [sys.executable, "-m", f"booktools.{name}", *flags, str(tmp_path / "nope.ipynb")],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
@@ -386,13 +396,8 @@ def test_python_scripts_refuse_a_path_that_is_not_a_chapter(script, tmp_path):
 
 def test_gather_keras3_notes_refuses_an_unknown_argument():
     result = subprocess.run(
-        [
-            sys.executable,
-            str(
-                ROOT / "scripts" / "gather_keras3_notes.py",
-            ),
-            "--chek",
-        ],
+        [sys.executable, "-m", "booktools.gather_keras3_notes", "--chek"],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
@@ -402,8 +407,8 @@ def test_gather_keras3_notes_refuses_an_unknown_argument():
 
 def test_run_notebooks_writes_on_another_cpu_but_not_on_another_stack():
     """A differing probe is noted (outputs are checked anyway); another stack is refused."""
+    from booktools.provenance import check_reference, probe_note
     from booktools.reference import load_provenance
-    from booktools.run_notebooks import check_reference, probe_note
 
     provenance = load_provenance()
     reference = provenance["reference"]
@@ -450,14 +455,14 @@ def test_the_run_times_page_says_whether_the_budget_holds():
 def test_run_notebooks_check_lists_what_would_change_and_writes_nothing(tmp_path, capsys):
     from booktools import run_notebooks
 
-    chapter = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))[0]
-    assert run_notebooks.stale_notebooks([chapter]) == []
+    chapter = chapter_paths()[0]
+    assert stale_notebooks([chapter]) == []
     assert run_notebooks.main(["--check", str(chapter)]) == 0
     text = chapter.read_text()
     stale = tmp_path / chapter.name
-    stale.write_text(text.replace(run_notebooks.setup_cell().splitlines()[0], "# old", 1)[:-1])
+    stale.write_text(text.replace(setup_cell().splitlines()[0], "# old", 1)[:-1])
     before = stale.read_text()
-    problems = run_notebooks.stale_notebooks([stale])
+    problems = stale_notebooks([stale])
     assert len(problems) == 2, problems
     assert "canonical form" in problems[0] and "setup cell is stale" in problems[1]
     assert stale.read_text() == before
@@ -470,8 +475,8 @@ def test_the_pre_commit_hooks_run_the_books_own_tools():
     (repo,) = config["repos"]
     assert repo["repo"] == "local"  # no network: the hooks come from .venv
     entries = {hook["id"]: hook["entry"].split() for hook in repo["hooks"]}
-    assert entries["notebooks"][1:] == ["booktools/run_notebooks.py", "--check"]
+    assert entries["notebooks"][1:] == ["-m", "booktools.run_notebooks", "--check"]
     for command in entries.values():
         assert command[0].startswith(".venv/bin/"), command
-        script = [part for part in command if part.endswith(".py")]
-        assert all((ROOT / path).is_file() for path in script), command
+        modules = [command[i + 1] for i, part in enumerate(command) if part == "-m"]
+        assert all(importlib.util.find_spec(name) for name in modules), command

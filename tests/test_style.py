@@ -2,7 +2,7 @@
 
 ruff is configured once, in ruff.toml (and chapters/ruff.toml for the
 notebooks' 76-column page); it reads the notebooks' code cells too. The copy
-check runs pylint's duplicate-code checker over utils/, scripts/ and the
+check runs pylint's duplicate-code checker over utils/, booktools/ and the
 chapters' code cells together, so that a cell pasted into a script (or a
 helper pasted into a chapter) is caught.
 """
@@ -18,7 +18,7 @@ import pytest
 
 from booktools.book import ROOT, chapter_paths
 
-SOURCES = ["utils", "scripts", "tests", "conftest.py", "chapters"]
+SOURCES = ["utils", "booktools", "tests", "conftest.py", "chapters"]
 
 
 def run(*command, cwd=ROOT):
@@ -64,7 +64,7 @@ def extracted(folder: Path) -> list[Path]:
 
 
 def python_files() -> list[Path]:
-    return sorted((ROOT / "utils").glob("*.py")) + sorted((ROOT / "scripts").glob("*.py"))
+    return sorted((ROOT / "utils").rglob("*.py")) + sorted((ROOT / "booktools").glob("*.py"))
 
 
 @pytest.mark.slow  # starts processes

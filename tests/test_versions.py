@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from tfcustom import book, versions
+from tfcustom import versions
 from tfcustom.versions import (
     MIN_VERSIONS,
     TESTED_VERSIONS,
@@ -18,6 +18,8 @@ from tfcustom.versions import (
     parse_version,
     too_old,
 )
+
+from booktools import book
 
 
 @pytest.mark.parametrize(

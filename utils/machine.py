@@ -1,9 +1,8 @@
 """What machine a chapter runs on: the CPU, its instruction sets, the library versions.
 
-Introduced in Chapter 6 (Custom training loops), where
 :func:`tfcustom.settings_line` prints :func:`describe_machine`'s CPU above
-every speed table (Chapters 6, 7, 9 and 10). The book's maintainer tools
-record the same description for the machine that made the stored outputs.
+every speed table; the book's maintainer tools record the same description
+for the machine that made the stored outputs, and compare it with others.
 """
 
 from __future__ import annotations
@@ -18,10 +17,7 @@ _ISA_FLAGS = (("amx_tile", "AMX"), ("avx512f", "AVX-512"), ("avx2", "AVX2"))
 
 
 def cpu_info() -> tuple[str, str, set[str]]:
-    """(model name, vendor id, flags) from /proc/cpuinfo, or what :mod:`platform` knows.
-
-    Introduced in Chapter 6.
-    """
+    """(model name, vendor id, flags) from /proc/cpuinfo, or what :mod:`platform` knows."""
     model, vendor, flags = platform.processor() or platform.machine(), "", set()
     try:
         text = Path("/proc/cpuinfo").read_text()
@@ -42,10 +38,7 @@ def cpu_info() -> tuple[str, str, set[str]]:
 
 
 def isa_class(flags: set[str] | None = None) -> str:
-    """The widest vector extensions TensorFlow could use here, e.g. ``"AVX-512, AMX"``.
-
-    Introduced in Chapter 6.
-    """
+    """The widest vector extensions TensorFlow could use here, e.g. ``"AVX-512, AMX"``."""
     if flags is None:
         flags = cpu_info()[2]
     found = [label for flag, label in _ISA_FLAGS if flag in flags]
@@ -55,10 +48,7 @@ def isa_class(flags: set[str] | None = None) -> str:
 
 
 def describe_machine() -> dict[str, object]:
-    """What this machine is, as far as the book's numbers are concerned.
-
-    Introduced in Chapter 6.
-    """
+    """What this machine is, as far as the book's numbers are concerned."""
     import keras
     import tensorflow as tf
 
