@@ -13,12 +13,15 @@ from tfcustom import finetune  # noqa: E402
 from tfcustom.finetune import (  # noqa: E402
     Training,
     Variant,
+    design,
+    engine,
     fine_tune,
     initial_head,
     load_transfer_data,
     macro_f1,
     make_split,
     pretrain,
+    run_draws,
 )
 
 
@@ -49,6 +52,31 @@ def test_the_data_and_a_split(data):
         make_split(data, 0, labels_per_class=500)
 
 
+def test_book_seed_offset_moves_every_draw(data, monkeypatch):
+    """BOOK_SEED_OFFSET=N (check_robustness --seed-offset N) moves every stream's key by 10 N."""
+    monkeypatch.delenv("BOOK_SEED_OFFSET", raising=False)
+    before = make_split(data, 3), initial_head(0, 1), run_draws(0, 1, 50)
+    monkeypatch.setenv("BOOK_SEED_OFFSET", "0")
+    np.testing.assert_array_equal(make_split(data, 3).test, before[0].test)
+    monkeypatch.setenv("BOOK_SEED_OFFSET", "1")
+    split, head, (order, uniforms) = make_split(data, 3), initial_head(0, 1), run_draws(0, 1, 50)
+    assert not np.array_equal(split.train, before[0].train)
+    assert not np.array_equal(head["hidden_kernel"], before[1]["hidden_kernel"])
+    assert not np.array_equal(order, before[2][0])
+    assert not np.array_equal(uniforms, before[2][1])
+    moved = np.random.default_rng([design.Stream.INIT + 10, 0, 1, 1])  # the stream's key + 10
+    np.testing.assert_array_equal(head["hidden_kernel"], design.glorot_uniform(moved, 32, 32))
+
+
+@pytest.mark.parametrize("value", ["1.5", "one", "-1"])
+def test_a_seed_offset_that_is_not_an_integer_is_refused(data, monkeypatch, value):
+    monkeypatch.setenv("BOOK_SEED_OFFSET", value)
+    message = rf"BOOK_SEED_OFFSET must be an integer >= 0 .*got '{value}'"
+    for draw in (lambda: make_split(data, 0), lambda: initial_head(0, 0)):
+        with pytest.raises(ValueError, match=message):
+            draw()
+
+
 def test_pretraining_learns_the_source_task(data):
     pre = pretrain(data, [5, 6], n_epochs=10)
     assert pre.splits == (5, 6) and pre.source_accuracy.min() > 0.95
@@ -64,9 +92,14 @@ def test_variants_describe_themselves_and_refuse_nonsense():
     assert v.head() == "BN → Dense → Dropout → Dense"
     assert Variant().trainable_parameters() == 32 * 32 + 32 + 32 * 5 + 5 == 1221
     assert v.trainable_parameters() == 1221 + 64 + (64 * 64 + 64) + (64 * 32 + 32)
-    assert v.but(dropout=0.0) == Variant(bn_features=True, n_unfrozen=2)
-    for bad in ({"dropout": 1.0}, {"n_unfrozen": 4}, {"l2": -1.0}, {"slow_factor": 0},
-                {"bn_momentum": 1.0}):  # fmt: skip
+    assert v.replace(dropout=0.0) == Variant(bn_features=True, n_unfrozen=2)
+    for bad in (
+        {"dropout": 1.0},
+        {"n_unfrozen": 4},
+        {"l2": -1.0},
+        {"slow_factor": 0},
+        {"bn_momentum": 1.0},
+    ):
         with pytest.raises(ValueError):
             Variant(**bad)
 
@@ -78,8 +111,10 @@ def test_macro_f1_agrees_with_scikit_learn():
     truth = rng.integers(0, 5, (4, 60))
     predicted = np.where(rng.random((4, 60)) < 0.7, truth, rng.integers(0, 5, (4, 60)))
     predicted[3] = 0  # a run that predicts one class only
-    expected = [f1_score(t, p, average="macro", zero_division=0) for t, p in
-                zip(truth, predicted, strict=True)]  # fmt: skip
+    expected = [
+        f1_score(t, p, average="macro", zero_division=0)
+        for t, p in zip(truth, predicted, strict=True)
+    ]
     np.testing.assert_allclose(macro_f1(truth, predicted), expected)
 
 
@@ -131,21 +166,25 @@ def test_macro_f1_refuses_labels_it_cannot_score(y_true, y_pred, kwargs, message
         macro_f1(y_true, y_pred, **kwargs)
 
 
-def test_of_names_what_it_does_not_know():
+def test_scores_names_what_it_does_not_know():
     shape = (2, 1, 1)
-    result = finetune.FineTuned((Variant(), Variant(dropout=0.3)), (0,), (0,),
-                                *(np.arange(2.0).reshape(shape) for _ in range(3)))  # fmt: skip
-    assert result.of(Variant(dropout=0.3), "valid_f1").tolist() == [[1.0]]
+    result = finetune.FineTuned(
+        (Variant(), Variant(dropout=0.3)),
+        (0,),
+        (0,),
+        *(np.arange(2.0).reshape(shape) for _ in range(3)),
+    )
+    assert result.scores(Variant(dropout=0.3), "valid_f1").tolist() == [[1.0]]
     with pytest.raises(ValueError, match=r"variant must be one of the 2 variants.*dropout=0\.5"):
-        result.of(Variant(dropout=0.5), "valid_f1")
+        result.scores(Variant(dropout=0.5), "valid_f1")
     with pytest.raises(ValueError, match="variant must be one of"):
-        result.of("baseline", "valid_f1")
+        result.scores("baseline", "valid_f1")
     with pytest.raises(ValueError, match=r"metric must be one of .*'valid_f1'.*got 'f1'"):
-        result.of(Variant(), "f1")
+        result.scores(Variant(), "f1")
     with pytest.raises(ValueError, match="metric must be one of"):
-        result.of(Variant(), "variants")  # a field, but not a score
+        result.scores(Variant(), "variants")  # a field, but not a score
     with pytest.raises(ValueError, match="test_f1 was not computed"):
-        result.of(Variant())
+        result.scores(Variant())
 
 
 def test_pairing_is_exact_whatever_the_variant(data, pretrained):
@@ -156,8 +195,11 @@ def test_pairing_is_exact_whatever_the_variant(data, pretrained):
     initial_head(split, seed), drawn from (split, seed, layer) alone.
     """
     still = Training(n_epochs=1, learning_rate=1e-30)
-    variants = [Variant(), Variant(bn_features=True, bn_hidden=True, dropout=0.3),
-                Variant(bn_features=True, dropout=0.5, n_unfrozen=2)]  # fmt: skip
+    variants = [
+        Variant(),
+        Variant(bn_features=True, bn_hidden=True, dropout=0.3),
+        Variant(bn_features=True, dropout=0.5, n_unfrozen=2),
+    ]
     result = fine_tune(data, pretrained, variants, [0, 1], [3, 4], still, keep_weights=True)
     for i, split in enumerate((0, 1)):
         for j, seed in enumerate((3, 4)):
@@ -165,20 +207,21 @@ def test_pairing_is_exact_whatever_the_variant(data, pretrained):
             for name in ("hidden_kernel", "output_kernel"):
                 for v in range(len(variants)):
                     np.testing.assert_array_equal(result.weights[name][v, i, j], head[name])
-    assert not np.array_equal(initial_head(0, 3)["hidden_kernel"],
-                              initial_head(0, 4)["hidden_kernel"])  # fmt: skip
+    assert not np.array_equal(
+        initial_head(0, 3)["hidden_kernel"], initial_head(0, 4)["hidden_kernel"]
+    )
 
 
 def test_batches_and_dropout_masks_are_shared_by_variants(data, pretrained):
     """Two variants that differ only at inference (the BN momentum) train identically."""
     a = Variant(bn_features=True, dropout=0.3)
-    b = a.but(bn_momentum=0.5)
-    result = fine_tune(data, pretrained, [a, b], [0], [7], Training(n_epochs=3),
-                       keep_weights=True)  # fmt: skip
+    b = a.replace(bn_momentum=0.5)
+    result = fine_tune(data, pretrained, [a, b], [0], [7], Training(n_epochs=3), keep_weights=True)
     for name in ("hidden_kernel", "output_kernel", "bn_features_gamma"):
         np.testing.assert_array_equal(result.weights[name][0], result.weights[name][1])
-    assert not np.array_equal(result.weights["bn_features_moving_mean"][0],
-                              result.weights["bn_features_moving_mean"][1])  # fmt: skip
+    assert not np.array_equal(
+        result.weights["bn_features_moving_mean"][0], result.weights["bn_features_moving_mean"][1]
+    )
 
 
 def keras_replica(pretrained, variant, split, seed):
@@ -188,8 +231,9 @@ def keras_replica(pretrained, variant, split, seed):
     base_layers = []
     for k, (kernel, _) in enumerate(pretrained.base):
         trains = k >= n_base - variant.n_unfrozen
-        layer = keras.layers.Dense(kernel.shape[2], activation="relu",
-                                   kernel_regularizer=regularizer if trains else None)  # fmt: skip
+        layer = keras.layers.Dense(
+            kernel.shape[2], activation="relu", kernel_regularizer=regularizer if trains else None
+        )
         layer.trainable = trains
         base_layers.append(layer)
     bn = {"momentum": variant.bn_momentum, "epsilon": finetune.BN_EPSILON}
@@ -219,8 +263,7 @@ def test_the_arithmetic_is_keras(data, pretrained):
     variant = Variant(bn_features=True, bn_hidden=True, n_unfrozen=2, l2=0.01)
     training = Training(n_epochs=4)
     split, seed = 1, 2
-    result = fine_tune(data, pretrained, [variant], [split], [seed], training,
-                       keep_weights=True)  # fmt: skip
+    result = fine_tune(data, pretrained, [variant], [split], [seed], training, keep_weights=True)
     model, slow_layers = keras_replica(pretrained, variant, split, seed)
     slow = [v for layer in slow_layers for v in layer.trainable_variables]
     fast = [v for v in model.trainable_variables if all(v is not s for s in slow)]
@@ -231,8 +274,7 @@ def test_the_arithmetic_is_keras(data, pretrained):
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     chosen = make_split(data, split)
     X, y = data.X_target[chosen.train], data.y_target[chosen.train]
-    order = finetune._batch_order([finetune._BATCHES, split, seed], len(y),
-                                  training.batch_size, training.n_epochs)  # fmt: skip
+    order, _ = run_draws(split, seed, len(y), training)
     for idx in order:
         with tf.GradientTape() as tape:
             loss = loss_fn(y[idx], model(X[idx], training=True)) + tf.add_n(model.losses)
@@ -250,8 +292,10 @@ def test_the_arithmetic_is_keras(data, pretrained):
         (dense[4].bias, ours["output_bias"]),
     ]
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    pairs += [(norms[0].gamma, ours["bn_features_gamma"]),
-              (norms[1].moving_variance, ours["bn_hidden_moving_variance"])]  # fmt: skip
+    pairs += [
+        (norms[0].gamma, ours["bn_features_gamma"]),
+        (norms[1].moving_variance, ours["bn_hidden_moving_variance"]),
+    ]
     for theirs, mine in pairs:
         np.testing.assert_allclose(np.asarray(theirs), mine, rtol=2e-4, atol=2e-5)
     np.testing.assert_array_equal(np.asarray(dense[0].kernel), pretrained.base[0][0][1])
@@ -265,20 +309,34 @@ def test_test_scores_only_on_request(data, pretrained):
     result = fine_tune(data, pretrained, [Variant()], [0], [0, 1], Training(n_epochs=1))
     assert result.test_f1 is None and result.valid_f1.shape == (1, 1, 2)
     with pytest.raises(ValueError, match="not computed"):
-        result.of(Variant(), "test_f1")
-    assert result.of(Variant(), "valid_f1").shape == (1, 2)
+        result.scores(Variant(), "test_f1")
+    assert result.scores(Variant(), "valid_f1").shape == (1, 2)
 
 
 def test_a_frozen_base_forgets_nothing(data, pretrained):
-    result = fine_tune(data, pretrained, [Variant(), Variant(n_unfrozen=3, slow_factor=1.0)],
-                       [0], [0], Training(n_epochs=3))  # fmt: skip
+    result = fine_tune(
+        data,
+        pretrained,
+        [Variant(), Variant(n_unfrozen=3, slow_factor=1.0)],
+        [0],
+        [0],
+        Training(n_epochs=3),
+    )
     frozen, unfrozen = result.source_accuracy[:, 0, 0]
     assert frozen == pytest.approx(pretrained.source_accuracy[0])
     assert unfrozen < frozen
 
 
-@pytest.mark.parametrize("kwargs", [{"variants": []}, {"splits": []}, {"seeds": [1, 1]},
-                                    {"splits": [9]}, {"variants": ["baseline"]}])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"variants": []},
+        {"splits": []},
+        {"seeds": [1, 1]},
+        {"splits": [9]},
+        {"variants": ["baseline"]},
+    ],
+)
 def test_fine_tune_rejects_bad_grids(data, pretrained, kwargs):
     args = {"variants": [Variant()], "splits": [0], "seeds": [0]}
     with pytest.raises(ValueError):
@@ -291,29 +349,31 @@ def test_dropout_is_inverted_dropout_with_shared_draws():
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
-    layout = finetune._layout(0)
-    size = layout[-1][3]
-    theta = tf.constant(rng.normal(size=(2, size)).astype(np.float32))
-    x = tf.constant(rng.normal(size=(2, 4, finetune.FEATURES)).astype(np.float32))
-    uniforms = tf.constant(rng.random((2, 4, finetune.HIDDEN_UNITS)).astype(np.float32))
-    moving = [
-        tf.zeros([2, finetune.FEATURES]),
-        tf.ones([2, finetune.FEATURES]),
-        tf.zeros([2, finetune.HIDDEN_UNITS]),
-        tf.ones([2, finetune.HIDDEN_UNITS]),
-    ]
+    slots = engine.layout(0)
+    theta = tf.constant(rng.normal(size=(2, slots[-1].end)).astype(np.float32))
+    x = tf.constant(rng.normal(size=(2, 4, design.FEATURES)).astype(np.float32))
+    uniforms = tf.constant(rng.random((2, 4, design.HIDDEN_UNITS)).astype(np.float32))
+    weights = engine.unpack(theta, slots)
+    moving = engine.MovingStatistics.initial(2)
     outputs = {}
     for rate in (0.0, 0.3, 0.6):
-        switches = tf.constant(np.array([[0, 0], [0, 0], [rate, rate], [0, 0], [0.9, 0.9]],
-                                        np.float32))  # fmt: skip
-        logits, _ = finetune._forward(theta, moving, switches, x, layout, 0, training=True,
-                                      uniforms=uniforms)  # fmt: skip
+        settings = engine.RunSettings(
+            bn_features=tf.zeros([2]),
+            bn_hidden=tf.zeros([2]),
+            dropout=tf.fill([2], rate),
+            l2=tf.zeros([2]),
+            bn_momentum=tf.fill([2], 0.9),
+        )
+        logits, _ = engine.forward(
+            weights, moving, settings, x, training=True, dropout_uniforms=uniforms
+        )
         outputs[rate] = logits.numpy()
-    w = finetune._unpack(theta, layout)
-    hidden = tf.nn.relu(finetune._dense(x, w["hidden_kernel"], w["hidden_bias"])).numpy()
+    hidden = tf.nn.relu(engine.dense(x, weights["hidden_kernel"], weights["hidden_bias"]))
     for rate, logits in outputs.items():
-        kept = hidden * (uniforms.numpy() >= rate) / (1 - rate)
-        expected = finetune._dense(tf.constant(kept), w["output_kernel"], w["output_bias"])
+        kept = hidden.numpy() * (uniforms.numpy() >= rate) / (1 - rate)
+        expected = engine.dense(
+            tf.constant(kept), weights["output_kernel"], weights["output_bias"]
+        )
         np.testing.assert_allclose(logits, expected.numpy(), rtol=1e-5, atol=1e-6)
     u = uniforms.numpy()
     assert np.all((u >= 0.6) <= (u >= 0.3))  # a unit kept at 0.6 is kept at 0.3
@@ -324,8 +384,15 @@ def test_a_run_does_not_depend_on_the_rest_of_the_grid(data, pretrained):
     v = Variant(bn_features=True, dropout=0.3)
     training = Training(n_epochs=3)
     alone = fine_tune(data, pretrained, [v], [1], [4], training, keep_weights=True)
-    grid = fine_tune(data, pretrained, [Variant(), v, v.but(bn_hidden=True)], [0, 1],
-                     [2, 4, 5], training, keep_weights=True)  # fmt: skip
+    grid = fine_tune(
+        data,
+        pretrained,
+        [Variant(), v, v.replace(bn_hidden=True)],
+        [0, 1],
+        [2, 4, 5],
+        training,
+        keep_weights=True,
+    )
     for name in ("hidden_kernel", "output_kernel", "bn_features_moving_mean"):
         np.testing.assert_array_equal(alone.weights[name][0, 0, 0], grid.weights[name][1, 1, 1])
     assert alone.valid_f1[0, 0, 0] == grid.valid_f1[1, 1, 1]
@@ -333,14 +400,16 @@ def test_a_run_does_not_depend_on_the_rest_of_the_grid(data, pretrained):
 
 def test_curves_end_where_the_scores_are(data, pretrained):
     training = Training(n_epochs=3)
-    result = fine_tune(data, pretrained, [Variant(), Variant(n_unfrozen=1)], [0], [0, 1],
-                       training, curves=True)  # fmt: skip
+    result = fine_tune(
+        data, pretrained, [Variant(), Variant(n_unfrozen=1)], [0], [0, 1], training, curves=True
+    )
     assert result.valid_loss.shape == result.train_loss.shape == (2, 1, 2, 3)
-    np.testing.assert_allclose(result.valid_accuracy_curve[..., -1], result.valid_accuracy,
-                               atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        result.valid_accuracy_curve[..., -1], result.valid_accuracy, atol=1e-6
+    )
     assert np.all(result.valid_loss > 0) and np.all(result.train_loss > 0)
     with pytest.raises(ValueError):
-        result.of(Variant(dropout=0.5))
+        result.scores(Variant(dropout=0.5))
 
 
 def test_a_base_does_not_depend_on_the_other_splits(data):
@@ -355,11 +424,12 @@ def test_the_best_epoch_is_the_run_stopped_there(data, pretrained):
     """``best_epoch=True`` scores each run's weights at its lowest validation loss:
     the same bits as the same run trained for only that many epochs."""
     bn = Variant(bn_features=True)
-    variants = [bn, bn.but(dropout=0.3, n_unfrozen=2, l2=0.01)]
+    variants = [bn, bn.replace(dropout=0.3, n_unfrozen=2, l2=0.01)]
     grid = {"variants": variants, "splits": [0, 1], "seeds": [0, 1], "evaluate_test": True}
     fast = {"learning_rate": 0.03}  # so that some runs pass their best before the end
-    full = fine_tune(data, pretrained, **grid, training=Training(20, **fast), curves=True,
-                     best_epoch=True)  # fmt: skip
+    full = fine_tune(
+        data, pretrained, **grid, training=Training(20, **fast), curves=True, best_epoch=True
+    )
     plain = fine_tune(data, pretrained, **grid, training=Training(20, **fast))
     np.testing.assert_array_equal(full.test_f1, plain.test_f1)  # tracking changes nothing
     np.testing.assert_array_equal(full.best_epoch, full.valid_loss.argmin(axis=-1) + 1)
@@ -373,15 +443,14 @@ def test_the_best_epoch_is_the_run_stopped_there(data, pretrained):
         np.testing.assert_array_equal(full.best_valid_f1[stopped], short.valid_f1[stopped])
     assert plain.best_epoch is None
     with pytest.raises(ValueError, match="not computed"):
-        plain.of(bn, "best_test_f1")
+        plain.scores(bn, "best_test_f1")
 
 
 def test_labels_per_class_reaches_the_split(data, pretrained):
-    sets = finetune._split_sets(data, [0, 1], False, 5)
-    assert sets["X_train"].shape[:2] == (2, 25)
-    assert [np.bincount(y).tolist() for y in sets["y_train"]] == [[5] * 5] * 2
-    args = {"variants": [Variant()], "splits": [0], "seeds": [0],
-            "training": Training(n_epochs=2)}  # fmt: skip
+    sets = design.stacked_splits(data, [0, 1], 5, with_test=False)
+    assert sets["train"].X.shape[:2] == (2, 25)
+    assert [np.bincount(y).tolist() for y in sets["train"].y] == [[5] * 5] * 2
+    args = {"variants": [Variant()], "splits": [0], "seeds": [0], "training": Training(n_epochs=2)}
     few = fine_tune(data, pretrained, **args, labels_per_class=5, keep_weights=True)
     usual = fine_tune(data, pretrained, **args, keep_weights=True)
     assert not np.array_equal(few.weights["hidden_kernel"], usual.weights["hidden_kernel"])
