@@ -93,8 +93,8 @@ def toc() -> dict:
 
 def toc_files() -> list[str]:
     """Every file of ``_toc.yml`` (without suffix), in reading order, root first."""
-    toc = _yaml("_toc.yml")
-    files = [toc["root"]]
+    parsed = toc()
+    files = [parsed["root"]]
 
     def walk(entries):
         for entry in entries or []:
@@ -102,9 +102,9 @@ def toc_files() -> list[str]:
                 files.append(entry["file"])
             walk(entry.get("sections"))
 
-    for part in toc.get("parts", []):
+    for part in parsed.get("parts", []):
         walk(part.get("chapters"))
-    walk(toc.get("chapters"))
+    walk(parsed.get("chapters"))
     return files
 
 

@@ -8,7 +8,7 @@ The skeleton has every part that ``tests/test_notebooks.py`` requires: the
 opening cell with the Colab link, the shared setup cell (``booktools.book``
 holds its text), a first section, a summary and exercises with a hidden
 solution. List the new file in ``_toc.yml`` and run it with
-``booktools/run_notebooks.py``; it then passes the test suite as it is.
+``python -m booktools.run_notebooks``; it then passes the test suite as it is.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def main(argv: list[str]) -> int:
         print(f"new_chapter.py: the folder {path.parent} does not exist", file=sys.stderr)
         return 2
     nbformat.write(skeleton(path, title), path)
-    print(f"wrote {path}; list it in _toc.yml, then run booktools/run_notebooks.py {path}")
+    print(f"wrote {path}; list it in _toc.yml, then run python -m booktools.run_notebooks {path}")
     return 0
 
 

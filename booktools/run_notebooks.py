@@ -14,9 +14,10 @@ outputs (timings). A notebook that raises outside cells tagged
 notebooks in that canonical form (for a notebook saved by Jupyter), without
 executing anything; ``tests/test_notebooks.py`` checks every chapter is in it.
 ``--setup-cells`` only rewrites each chapter's setup cell (its first code
-cell) from ``booktools/book.py``, without executing anything: the cell records
-the git tree hash of ``utils/`` (``BOOK_CODE``), so run it after every
-change to ``utils/`` (``tests/test_colab.py`` fails until then).
+cell) from ``booktools/book.py``, without executing anything: the cell names
+the helpers' release, ``helpers-`` and the git tree hash of ``utils/``, so
+run it after every change to ``utils/`` (``tests/test_notebooks.py`` fails
+until then).
 ``--check`` writes nothing: it lists every chapter that is not in the
 canonical form or whose setup cell is stale, and exits with 1 if any is (the
 pre-commit hook runs it).

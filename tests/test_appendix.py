@@ -57,7 +57,7 @@ def test_run_times_page_covers_every_chapter():
         )
         assert row, (
             f"appendix/run_times.md has no measured row for {path.stem}: "
-            "re-run booktools/measure_run_times.py"
+            "re-run python -m booktools.measure_run_times"
         )
     assert "## Chapters on a GPU" in page and "## The machine" in page
 
@@ -68,7 +68,8 @@ def test_run_times_page_says_where_the_outputs_come_from():
     page = (ROOT / "appendix" / "run_times.md").read_text()
     assert provenance_markdown(load_provenance()) in page, (
         "appendix/run_times.md does not show chapters/provenance.json: re-run "
-        "booktools/run_notebooks.py (it updates the section) or booktools/measure_run_times.py"
+        "python -m booktools.run_notebooks (it updates the section) or "
+        "python -m booktools.measure_run_times"
     )
 
 

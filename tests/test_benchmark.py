@@ -1,4 +1,4 @@
-"""booktools/benchmark.py runs end to end and prints every table.
+"""python -m booktools.benchmark runs end to end and prints every table.
 
 A smoke test with the smallest counts: it checks that the script works, not
 how fast anything is (the timings themselves are never asserted).
@@ -14,7 +14,7 @@ import pytest
 
 def run_benchmark(root, *args, timeout=600):
     return subprocess.run(
-        [sys.executable, "booktools/benchmark.py", *args],
+        [sys.executable, "-m", "booktools.benchmark", *args],
         cwd=root,
         capture_output=True,
         text=True,

@@ -61,7 +61,7 @@ def test_executed_in_order(notebook):
     counts = [c.execution_count for c in code_cells(nb)]
     assert counts == list(range(1, len(counts) + 1)), (
         f"{path.name}: execution counts {counts[:10]}... are not 1..n; re-run it with "
-        "booktools/run_notebooks.py"
+        "python -m booktools.run_notebooks"
     )
     for cell in code_cells(nb):
         for out in cell.outputs:

@@ -15,6 +15,7 @@ import json
 import pytest
 from tfcustom.machine import isa_class
 
+from booktools.book import CHAPTER_GLOB
 from booktools.reference import (
     PROVENANCE_PATH,
     differing_probes,
@@ -46,7 +47,7 @@ def test_the_reference_covers_every_probe(comparison):
 
 def test_every_chapter_has_provenance(root):
     chapters = load_provenance()["chapters"]
-    stored = sorted(p.name for p in (root / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    stored = sorted(p.name for p in (root / "chapters").glob(CHAPTER_GLOB))
     assert sorted(chapters) == stored
 
 
