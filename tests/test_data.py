@@ -109,7 +109,7 @@ def test_without_a_clone_a_relative_value_is_read_from_the_current_folder(tmp_pa
 
 def test_the_default_is_set_only_when_the_variable_is_unset(tmp_path, monkeypatch):
     monkeypatch.delenv(data_mod.DATA_DIR_ENV)
-    assert book.use_default_data_dir() == book.default_data_dir()
+    assert book.use_default_data_dir() == book.default_data_dir().resolve()
     monkeypatch.setenv(data_mod.DATA_DIR_ENV, str(tmp_path))
     assert book.use_default_data_dir() == tmp_path.resolve()
 
