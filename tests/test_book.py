@@ -176,3 +176,37 @@ def test_the_site_root_has_a_favicon(built_book):
     assert icon.is_file() and icon.read_bytes()[:4] == b"\x00\x00\x01\x00", (
         "no favicon.ico at the site's root (html_extra_path in _config.yml)"
     )
+
+
+def _visible_markup(html: str) -> list[str]:
+    """MyST markup left as text on a page (a directive Markdown did not parse)."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    article = soup.find("article") or soup
+    for code in article.select("pre, code, div.cell_input, div.cell_output, script"):
+        code.decompose()
+    text = article.get_text("\n")
+    found = re.findall(r"(?:```|:::)\{\w+\}[^\n]*|^[ \t]*:class:[^\n]*", text, re.MULTILINE)
+    return [line.strip() for line in found]
+
+
+def test_no_page_shows_unparsed_markup(built_book):
+    """A directive whose opening line Markdown cannot read (such as an admonition title
+    with backticks after a backtick fence) shows up as raw text: in both editions."""
+    found = {}
+    for page in sorted(built_book.rglob("*.html")):
+        if "_static" not in page.parts:
+            left = _visible_markup(page.read_text(encoding="utf-8"))
+            if left:
+                found[page.relative_to(built_book).as_posix()] = left[:3]
+    assert not found, found
+
+
+def test_the_markup_check_can_fail():
+    page = (
+        "<article><p>```{admonition} Keras 2 → 3: weights are <code>x</code>\n"
+        ":class: warning\nIn Keras 2 ...</p><pre>```{note} in code is fine</pre></article>"
+    )
+    left = _visible_markup(page)
+    assert left == ["```{admonition} Keras 2 → 3: weights are", ":class: warning"]
