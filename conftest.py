@@ -39,6 +39,7 @@ import pytest
 from tfcustom.setup import numerics_pinned, pin_numerics
 
 from booktools.book import ROOT, use_default_data_dir
+from booktools.editions import build_korean
 from tests.outputs import PLATFORM_TAG, cell_tolerance, compare_outputs, flatten
 
 # TensorFlow reads the pins once, at its first import, which may come from any
@@ -381,7 +382,8 @@ def mirror_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory) -> Path:
-    """Build the HTML book once per test run, with Sphinx warnings as errors.
+    """Build the HTML book (both editions: English, and Korean in ko/) once per test run,
+    with Sphinx warnings as errors.
 
     Returns the folder of the HTML pages. The build renders the notebooks'
     stored outputs (execution is off), so what nbval checked is what readers get.
@@ -408,4 +410,6 @@ def built_book(tmp_path_factory) -> Path:
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"the book build failed:\n{log[-6000:]}"
     assert "WARNING" not in log, f"the book build warned:\n{log[-6000:]}"
-    return out / "_build" / "html"
+    html = out / "_build" / "html"
+    build_korean(html)  # html/ko, warnings as errors too (booktools/editions.py)
+    return html

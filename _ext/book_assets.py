@@ -36,6 +36,8 @@ def dedupe_scripts(app, pagename, templatename, context, doctree):
 def setup(app):
     # The PDF edition and its download link (_ext/book_pdf.py).
     app.setup_extension("book_pdf")
+    # The English and Korean editions' language switch (_ext/book_editions.py).
+    app.setup_extension("book_editions")
     # Run after every other html-page-context handler (they add scripts).
     app.connect("html-page-context", dedupe_scripts, priority=1000)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -10,6 +10,8 @@ book's environment, as ``python -m booktools.<tool>``:
   speed tables and the run-times appendix;
 - :mod:`booktools.check_robustness` and :mod:`booktools.audit_cpu_ops`: the
   chapters under other seeds and the other CPU vendor's arithmetic;
+- :mod:`booktools.translations` and :mod:`booktools.editions`: the Korean
+  edition's message catalogs, and its build into ``_build/html/ko``;
 - :mod:`booktools.build_pdf`, :mod:`booktools.gather_keras3_notes`,
   :mod:`booktools.new_chapter` and :mod:`booktools.release`.
 

@@ -109,7 +109,9 @@ def test_every_page_in_a_real_browser(built_book, server, browser):
         browser.get(server + rel)
         facts = browser.execute_async_script(PAGE_FACTS_JS)
         browser.save_screenshot(str(SCREENSHOTS / (rel.replace("/", "__")[:-5] + ".png")))
-        chapter = rel[len("chapters/") : -5] if rel.startswith("chapters/") else None
+        # A Korean page (ko/chapters/...) opens the same notebook as the English one.
+        english = rel.removeprefix("ko/")
+        chapter = english[len("chapters/") : -5] if english.startswith("chapters/") else None
         colab = book.colab_url(f"chapters/{chapter}.ipynb") if chapter else None
         problems = page_problems(facts, chapter=chapter, colab_url=colab)
         problems += console_problems(browser.get_log("browser"), server)
@@ -176,3 +178,49 @@ def test_the_browser_check_catches_planted_defects(tmp_path, browser):
         "planted",
     ):
         assert expected in text, f"{expected!r} not detected in:\n{text}"
+
+
+KOREAN_FACTS_JS = """
+const done = arguments[arguments.length - 1];
+const body = getComputedStyle(document.body);
+const canvas = document.createElement("canvas");
+canvas.width = 64; canvas.height = 64;
+const context = canvas.getContext("2d");
+context.font = "40px " + body.fontFamily;
+const draw = (text) => {
+  context.clearRect(0, 0, 64, 64);
+  context.fillText(text, 4, 48);
+  return Array.from(context.getImageData(0, 0, 64, 64).data).join(",");
+};
+const ga = draw("가"), hih = draw("힣"), blank = draw(" ");
+// Paragraphs a reader sees in English: 3 or more English words and no Hangul,
+// outside code, math and cell outputs.
+const english = [];
+for (const p of document.querySelectorAll("article p, article h1, article h2, article h3")) {
+  if (p.closest("pre, .cell_output, .output, .math, mjx-container")) continue;
+  const clone = p.cloneNode(true);
+  clone.querySelectorAll("code, .math, mjx-container, .headerlink").forEach(e => e.remove());
+  const text = clone.innerText || "";
+  const words = text.split(/\\s+/).filter(w => /^[("']*[A-Za-z]{3,}[,.;:!?)"']*$/.test(w));
+  if (words.length >= 3 && !/[\uac00-\ud7a3]/.test(text)) english.push(text.slice(0, 100));
+}
+done({lang: document.documentElement.lang, wordBreak: body.wordBreak,
+      fontFamily: body.fontFamily, glyphsDiffer: ga !== hih && ga !== blank, english});
+"""
+
+
+def test_korean_pages_use_a_korean_font_and_keep_words_whole(built_book, server, browser):
+    """Korean text renders with real glyphs (two syllables drawn differently, not two
+    identical tofu boxes), breaks lines between words only, and no paragraph a reader
+    sees is left in English."""
+    pages = sorted((built_book / "ko").rglob("*.html"))
+    pages = [p for p in pages if "_static" not in p.parts and p.name != "index.html"]
+    assert pages
+    for page in pages:
+        browser.get(server + page.relative_to(built_book).as_posix())
+        facts = browser.execute_async_script(KOREAN_FACTS_JS)
+        where = page.relative_to(built_book).as_posix()
+        assert facts["lang"] == "ko", where
+        assert facts["wordBreak"] == "keep-all", (where, facts)
+        assert facts["glyphsDiffer"], f"{where}: Korean glyphs render as tofu ({facts})"
+        assert not facts["english"], f"{where}: paragraphs in English: {facts['english'][:3]}"

@@ -56,6 +56,14 @@ def book(tmp_path) -> Path:
     for path in ("_build/html/index.html", "_build/latex/book.tex"):
         (folder / path).parent.mkdir(parents=True, exist_ok=True)
         (folder / path).write_text("a book built earlier\n")
+    # The Korean edition's build: records its arguments and writes a page.
+    (folder / "booktools").mkdir()
+    (folder / "booktools" / "editions.py").write_text(
+        "import pathlib, sys\n"
+        "pathlib.Path('_build/editions-args').write_text(' '.join(sys.argv[1:]))\n"
+        "pathlib.Path(sys.argv[1], 'ko').mkdir()\n"
+        "pathlib.Path(sys.argv[1], 'ko', 'index.html').write_text('new')\n"
+    )
     return folder
 
 
@@ -151,12 +159,13 @@ def test_build_book_builds_as_before_with_valid_arguments(book):
     stub_pdf = (
         "import os\nos.makedirs('_build/latex')\nopen('_build/latex/book.pdf', 'w').close()\n"
     )
-    (book / "booktools").mkdir()
     (book / "booktools" / "build_pdf.py").write_text(stub_pdf)  # build-book removed _build/latex
     result = run(book, "build-book", "--pdf", "--", "--verbose")
     assert result.returncode == 0, result.stderr
     args = (book / "_build" / "jupyter-book-args").read_text().split()
     assert args == ["build", ".", "--builder", "html", "-W", "-n", "--keep-going", "--verbose"]
+    assert (book / "_build" / "editions-args").read_text() == "_build/html --verbose"
+    assert (book / "_build" / "html" / "ko" / "index.html").read_text() == "new"
     assert f"the book is in {book}/_build/html/index.html" in result.stdout
     assert f"with the PDF edition: {book}/_build/html/book.pdf" in result.stdout
     assert not (book / "_build" / "latex" / "book.tex").exists()  # the earlier build is gone
