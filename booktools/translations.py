@@ -33,7 +33,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from booktools.book import ROOT
+from booktools.book import ROOT, config
 
 LOCALES = ROOT / "locales"
 """``locale_dirs`` of the Sphinx configuration: ``<language>/LC_MESSAGES/<page>.po``."""
@@ -178,13 +178,19 @@ def update(language: str) -> list[Path]:
         if target.is_file():
             with open(target, "rb") as handle:
                 catalog = read_po(handle, locale=language)
-            catalog.update(template, update_header_comment=False)
+            created = catalog.creation_date  # kept: a date in every file would change
+            catalog.update(template, update_header_comment=False)  # each catalog each time
+            catalog.creation_date = created
         else:
-            catalog = read_po(open(template_path, "rb"), locale=language)
+            with open(template_path, "rb") as handle:
+                catalog = read_po(handle, locale=language)
+        catalog.project, catalog.version = config()["title"], ""
         catalog.fuzzy = False
         target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "wb") as handle:
+        partial = target.with_suffix(".po.partial")  # a failed write leaves the catalog whole
+        with open(partial, "wb") as handle:
             write_po(handle, catalog, width=0, omit_header=False, ignore_obsolete=True)
+        partial.replace(target)
         written.append(target)
     for stale in set(catalogs(language)) - wanted:
         stale.unlink()
