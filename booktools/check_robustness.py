@@ -35,8 +35,8 @@ over the chapters so changed. A cell whose stored output still matches does
 not depend on how those ops round; a cell that fails does, and must print
 something that rounding cannot move (or avoid the op).
 
-The perturbed copies run from a temporary folder beside a link to
-``utils/``; the chapters themselves are not changed.
+The perturbed copies run from a temporary folder (they import the installed
+``tfcustom``, as the chapters do); the chapters themselves are not changed.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A new chapter from booktools/new_chapter.py passes the hygiene tests once executed.
 
-The skeleton is written and executed outside the repository (with a link to
-utils/, as the chapters find it), then put through every hygiene check of
+The skeleton is written and executed outside the repository (it imports the
+installed tfcustom, as the chapters do), then put through every hygiene check of
 tests/test_notebooks.py, so that the documented path for adding a chapter
 cannot drift from what the suite requires.
 """
