@@ -1,10 +1,13 @@
-"""Open every page of the built book in headless Chromium, with no network.
+"""Open every page of the built book, both editions, in headless Chromium, with no network.
 
 For each page: images load, math is typeset (not raw TeX), chapters show code
 cells and outputs, no traceback is visible outside cells tagged
 raises-exception, the launch button points at the page's own notebook, and
 the console shows no errors from the book's own files. A screenshot of each
-page is saved under _build/screenshots/ (CI keeps it as an artifact).
+page is saved under _build/screenshots/ (CI keeps it as an artifact). On the
+Korean edition's pages, also: lang="ko", Korean glyphs drawn with a real font
+(no tofu), words kept whole at line breaks, no paragraph left in English.
+Each page is loaded once (the ``visits`` fixture); the tests read its facts.
 
 Chromium and ChromeDriver come from Debian's packages (`chromium`,
 `chromium-driver`); `.ci/run` installs them. Without them the test is
@@ -99,22 +102,38 @@ def _pages(html: Path) -> list[Path]:
     )
 
 
-def test_every_page_in_a_real_browser(built_book, server, browser):
+@pytest.fixture(scope="module")
+def visits(built_book, server, browser) -> dict[str, dict]:
+    """Open every page of both editions once: ``{page: {"facts", "console", "korean"}}``.
+
+    ``facts`` are :data:`PAGE_FACTS_JS`'s, ``console`` the browser log of the
+    visit, and ``korean``, on the Korean edition's pages, :data:`KOREAN_FACTS_JS`'s.
+    A screenshot of each page is saved. The tests below read these visits, so
+    that each page is loaded once, however many things are checked on it.
+    """
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    pages = _pages(built_book)
-    assert len(pages) >= 2
-    report, code_blocks, overflowing = {}, 0, []
-    for page in pages:
+    found = {}
+    for page in _pages(built_book):
         rel = page.relative_to(built_book).as_posix()
         browser.get(server + rel)
         facts = browser.execute_async_script(PAGE_FACTS_JS)
+        korean = browser.execute_async_script(KOREAN_FACTS_JS) if rel.startswith("ko/") else None
         browser.save_screenshot(str(SCREENSHOTS / (rel.replace("/", "__")[:-5] + ".png")))
+        found[rel] = {"facts": facts, "console": browser.get_log("browser"), "korean": korean}
+    return found
+
+
+def test_every_page_in_a_real_browser(visits, server):
+    assert len(visits) >= 2
+    report, code_blocks, overflowing = {}, 0, []
+    for rel, visit in visits.items():
+        facts = visit["facts"]
         # A Korean page (ko/chapters/...) opens the same notebook as the English one.
         english = rel.removeprefix("ko/")
         chapter = english[len("chapters/") : -5] if english.startswith("chapters/") else None
         colab = book.colab_url(f"chapters/{chapter}.ipynb") if chapter else None
         problems = page_problems(facts, chapter=chapter, colab_url=colab)
-        problems += console_problems(browser.get_log("browser"), server)
+        problems += console_problems(visit["console"], server)
         if problems:
             report[rel] = problems
         code_blocks += facts.get("codeBlocks", 0)
@@ -128,13 +147,9 @@ def test_every_page_in_a_real_browser(built_book, server, browser):
     )
 
 
-def test_math_is_typeset_where_the_book_has_math(built_book, server, browser):
+def test_math_is_typeset_where_the_book_has_math(visits):
     """The check above must not pass merely because no page has math."""
-    typeset = 0
-    for page in _pages(built_book):
-        browser.get(server + page.relative_to(built_book).as_posix())
-        typeset += browser.execute_async_script(PAGE_FACTS_JS)["mathjax"]
-    assert typeset > 0
+    assert sum(visit["facts"]["mathjax"] for visit in visits.values()) > 0
 
 
 def test_the_browser_check_catches_planted_defects(tmp_path, browser):
@@ -209,17 +224,13 @@ done({lang: document.documentElement.lang, wordBreak: body.wordBreak,
 """
 
 
-def test_korean_pages_use_a_korean_font_and_keep_words_whole(built_book, server, browser):
+def test_korean_pages_use_a_korean_font_and_keep_words_whole(visits):
     """Korean text renders with real glyphs (two syllables drawn differently, not two
     identical tofu boxes), breaks lines between words only, and no paragraph a reader
     sees is left in English."""
-    pages = sorted((built_book / "ko").rglob("*.html"))
-    pages = [p for p in pages if "_static" not in p.parts and p.name != "index.html"]
-    assert pages
-    for page in pages:
-        browser.get(server + page.relative_to(built_book).as_posix())
-        facts = browser.execute_async_script(KOREAN_FACTS_JS)
-        where = page.relative_to(built_book).as_posix()
+    korean = {rel: visit["korean"] for rel, visit in visits.items() if visit["korean"]}
+    assert len(korean) >= 10
+    for where, facts in korean.items():
         assert facts["lang"] == "ko", where
         assert facts["wordBreak"] == "keep-all", (where, facts)
         assert facts["glyphsDiffer"], f"{where}: Korean glyphs render as tofu ({facts})"
