@@ -67,7 +67,7 @@ def _git(repo, *args: str) -> str:
 def test_a_tagged_release_installs_with_pip_from_git(tmp_path):
     """booktools.release tags a clone's HEAD; pip installs tfcustom from that tag."""
     clone = tmp_path / "clone"
-    _git(tmp_path, "clone", "-q", str(book.ROOT), str(clone))
+    _git(tmp_path, "clone", "-q", "--no-tags", str(book.ROOT), str(clone))  # as unreleased
     tag = book.helpers_tag(_git(clone, "rev-parse", "HEAD:utils"))
     release = subprocess.run(
         [sys.executable, "-m", "booktools.release"],
@@ -101,7 +101,7 @@ def test_a_tagged_release_installs_with_pip_from_git(tmp_path):
 @pytest.mark.slow
 def test_release_refuses_uncommitted_helpers_and_checks_tags(tmp_path):
     clone = tmp_path / "clone"
-    _git(tmp_path, "clone", "-q", str(book.ROOT), str(clone))
+    _git(tmp_path, "clone", "-q", "--no-tags", str(book.ROOT), str(clone))  # as unreleased
     (clone / "utils" / "checks.py").write_text("# changed\n")
 
     def release(*args):
