@@ -160,17 +160,29 @@ def extract(output: Path | None = None) -> Path:
     return target
 
 
-def update(language: str) -> list[Path]:
+def update(language: str, templates: Path = TEMPLATES) -> list[Path]:
     """Merge the extracted templates into ``language``'s catalogs; return the catalogs written.
 
-    A catalog is created for a new page, and removed with its page.
+    A catalog is created for a new page, and removed with its page. Without a
+    template for the root page (``intro``) the extraction is taken to have
+    failed, and nothing is written or removed.
+
+    Raises:
+        RuntimeError: no template of the root page in ``templates``.
     """
     from babel.messages.pofile import read_po, write_po
 
+    from booktools.book import toc
+
+    if not (templates / f"{toc()['root']}.pot").is_file():
+        raise RuntimeError(
+            f"no messages of the root page in {templates}: the extraction failed, "
+            "so no catalog was changed (run `python -m booktools.translations update` again)"
+        )
     written = []
     wanted = set()
-    for template_path in sorted(TEMPLATES.rglob("*.pot")):
-        page = template_path.relative_to(TEMPLATES).with_suffix(".po")
+    for template_path in sorted(templates.rglob("*.pot")):
+        page = template_path.relative_to(templates).with_suffix(".po")
         target = catalog_dir(language) / page
         wanted.add(target)
         with open(template_path, "rb") as handle:

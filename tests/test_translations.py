@@ -212,3 +212,13 @@ def test_the_korean_title_is_the_translated_heading_of_the_root_page():
     with open(translations.catalog_dir("ko") / "intro.po", "rb") as handle:
         korean = {m.id: m.string for m in read_po(handle) if m.id}
     assert editions.korean_config()["title"] == korean[english]
+
+
+def test_update_changes_nothing_after_a_failed_extraction(tmp_path):
+    """An empty extraction must not be read as "every page was removed"."""
+    before = {p: p.read_bytes() for p in KOREAN}
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "chapters" / "01_tensors.pot").write_text('msgid ""\nmsgstr ""\n')
+    with pytest.raises(RuntimeError, match="no catalog was changed"):
+        translations.update("ko", tmp_path)
+    assert {p: p.read_bytes() for p in translations.catalogs("ko")} == before
